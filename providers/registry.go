@@ -1,0 +1,243 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Provider declares a kind of connector: its asset config variables and its
+// actions.
+type Provider struct {
+	Name    string
+	Summary string
+	// Config declares the asset config variables that config loading checks.
+	Config []Param
+	// Open builds the connection of one asset from its validated config. It
+	// must not touch the network: connecting is what test_connectivity does.
+	Open    func(asset string, cfg Values) (any, error)
+	Actions []Spec
+
+	index map[string]*Spec
+}
+
+// Action returns the spec of the named action.
+func (p *Provider) Action(name string) (*Spec, bool) {
+	if p.index != nil {
+		s, ok := p.index[name]
+		return s, ok
+	}
+	for i := range p.Actions {
+		if p.Actions[i].Name == name {
+			return &p.Actions[i], true
+		}
+	}
+	return nil, false
+}
+
+// ActionNames returns the names of the provider's actions in declared order.
+func (p *Provider) ActionNames() []string {
+	names := make([]string, len(p.Actions))
+	for i := range p.Actions {
+		names[i] = p.Actions[i].Name
+	}
+	return names
+}
+
+// UnknownActionError names an action a provider doesn't have, with a hint.
+func (p *Provider) UnknownActionError(name string) error {
+	msg := fmt.Sprintf("provider %s has no action %q", p.Name, name)
+	if s := Suggest(name, p.ActionNames()); s != "" {
+		return fmt.Errorf("%s; did you mean %q?", msg, s)
+	}
+	return fmt.Errorf("%s; its actions are: %s", msg, strings.Join(p.ActionNames(), ", "))
+}
+
+// Registry holds the providers goshawk knows, by name. The CLI builds it
+// from an explicit list; tests build small ones of their own.
+type Registry struct {
+	byName map[string]*Provider
+}
+
+// NewRegistry returns a registry holding ps.
+func NewRegistry(ps ...*Provider) (*Registry, error) {
+	r := &Registry{byName: map[string]*Provider{}}
+	for _, p := range ps {
+		if err := r.Register(p); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// Register validates p's declarations and adds it. Registering a name twice
+// is an error, never a silent overwrite.
+func (r *Registry) Register(p *Provider) error {
+	if p == nil || !nameRE.MatchString(p.Name) {
+		return fmt.Errorf("providers: register: provider name must match %s", nameRE)
+	}
+	if _, dup := r.byName[p.Name]; dup {
+		return fmt.Errorf("providers: register: provider %q is already registered", p.Name)
+	}
+	if p.Open == nil {
+		return fmt.Errorf("providers: register %s: Open is nil", p.Name)
+	}
+	if err := checkParams(p.Name+" config", p.Config); err != nil {
+		return err
+	}
+	index := make(map[string]*Spec, len(p.Actions))
+	for i := range p.Actions {
+		s := &p.Actions[i]
+		where := p.Name + "." + s.Name
+		switch {
+		case !nameRE.MatchString(s.Name):
+			return fmt.Errorf("providers: register %s: action name must match %s", where, nameRE)
+		case index[s.Name] != nil:
+			return fmt.Errorf("providers: register %s: action declared twice", where)
+		case s.Run == nil:
+			return fmt.Errorf("providers: register %s: Run is nil", where)
+		}
+		switch s.Kind {
+		case Investigate, Generic, Ingest, Test:
+		default:
+			return fmt.Errorf("providers: register %s: unknown kind %q", where, s.Kind)
+		}
+		if err := checkParams(where, s.Params); err != nil {
+			return err
+		}
+		index[s.Name] = s
+	}
+	p.index = index
+	r.byName[p.Name] = p
+	return nil
+}
+
+// checkParams validates parameter declarations at registration, so that a
+// mistake in a spec table fails fast rather than at the first call.
+func checkParams(where string, params []Param) error {
+	seen := map[string]bool{}
+	for i := range params {
+		p := &params[i]
+		if !nameRE.MatchString(p.Name) {
+			return fmt.Errorf("providers: register %s: parameter name %q must match %s", where, p.Name, nameRE)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("providers: register %s: parameter %q declared twice", where, p.Name)
+		}
+		seen[p.Name] = true
+		if !knownTypes[p.Type] {
+			return fmt.Errorf("providers: register %s.%s: unknown type %q", where, p.Name, p.Type)
+		}
+		for _, c := range p.Contains {
+			if !KnownContains(c) {
+				return fmt.Errorf("providers: register %s.%s: unknown contains type %q", where, p.Name, c)
+			}
+		}
+		if p.Default != nil {
+			v, err := p.Coerce(p.Default)
+			if err != nil || fmt.Sprintf("%T", v) != fmt.Sprintf("%T", p.Default) {
+				return fmt.Errorf("providers: register %s.%s: default %v (%T) does not have type %s", where, p.Name, p.Default, p.Default, p.Type)
+			}
+		}
+	}
+	return nil
+}
+
+// Provider returns the named provider.
+func (r *Registry) Provider(name string) (*Provider, bool) {
+	p, ok := r.byName[name]
+	return p, ok
+}
+
+// Names returns the provider names, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Providers returns the providers sorted by name.
+func (r *Registry) Providers() []*Provider {
+	out := make([]*Provider, 0, len(r.byName))
+	for _, n := range r.Names() {
+		out = append(out, r.byName[n])
+	}
+	return out
+}
+
+// Asset is one configured instance of a provider, with its open connection.
+type Asset struct {
+	Name     string
+	Provider *Provider
+	Config   Values
+	Conn     any
+}
+
+// OpenAsset validates raw config against the provider's config variables and
+// opens the asset. It does no network I/O.
+func OpenAsset(name string, p *Provider, raw map[string]any) (*Asset, error) {
+	cfg, err := Bind(p.Config, raw)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w", name, err)
+	}
+	conn, err := p.Open(name, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w", name, err)
+	}
+	return &Asset{Name: name, Provider: p, Config: cfg, Conn: conn}, nil
+}
+
+// ErrUnknownAction is returned by Invoke for an action the provider lacks.
+var ErrUnknownAction = errors.New("unknown action")
+
+// Invoke validates raw parameters and runs the action. The error is non-nil
+// only for a malformed call (unknown action, unknown parameter, wrong type,
+// missing required parameter). An invalid value or any failure of the action
+// itself is a failed Result.
+func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, env Env) (*Result, error) {
+	spec, ok := a.Provider.Action(action)
+	if !ok {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownAction, a.Provider.UnknownActionError(action))
+	}
+	vals, err := spec.Bind(raw)
+	if err != nil {
+		var pe *ParamError
+		if errors.As(err, &pe) && !pe.Usage {
+			r := Failedf("%s", pe.Msg)
+			r.Parameter = raw
+			return r, nil
+		}
+		return nil, fmt.Errorf("%s.%s: %w", a.Name, action, err)
+	}
+	res := spec.Run(ctx, &Call{Asset: a.Name, Conn: a.Conn, Params: vals, Env: env.withDefaults()})
+	if res == nil {
+		res = Failedf("%s.%s: the action returned no result", a.Name, action)
+	}
+	if res.Parameter == nil {
+		res.Parameter = map[string]any(vals)
+	}
+	if res.Data == nil {
+		res.Data = []any{}
+	}
+	if res.Summary == nil {
+		res.Summary = map[string]any{}
+	}
+	return res, nil
+}
+
+// Close releases the asset's connection.
+func (a *Asset) Close() error {
+	if c, ok := a.Conn.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/goshawk/goshawk/providers/cef"
+)
+
+// Kind is the SOAR kind of an action.
+type Kind string
+
+// The action kinds.
+const (
+	Investigate Kind = "investigate"
+	Generic     Kind = "generic"
+	Ingest      Kind = "ingest"
+	Test        Kind = "test"
+)
+
+// Spec declares one action of a provider.
+type Spec struct {
+	Name     string
+	Summary  string
+	Kind     Kind
+	ReadOnly bool
+	Params   []Param
+	// Run performs the action. It sees only validated, typed parameters
+	// and reports every outcome, including transport errors, as a Result.
+	Run func(ctx context.Context, call *Call) *Result
+}
+
+// Call is what an action's Run receives.
+type Call struct {
+	Asset  string
+	Conn   any // what Provider.Open returned for the asset
+	Params Values
+	Env    Env
+}
+
+// Env carries what the caller lends an action.
+type Env struct {
+	Log *slog.Logger
+	// Ingest is where an ingest action commits containers; nil when the
+	// caller cannot ingest.
+	Ingest cef.Sink
+	Now    func() time.Time
+}
+
+func (e Env) withDefaults() Env {
+	if e.Log == nil {
+		e.Log = slog.New(slog.DiscardHandler)
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	return e
+}
+
+// The result statuses.
+const (
+	StatusSuccess = "success"
+	StatusFailed  = "failed"
+)
+
+// Result is SOAR's action_result.
+type Result struct {
+	Status    string         `json:"status"`
+	Message   string         `json:"message"`
+	Parameter map[string]any `json:"parameter"`
+	Data      []any          `json:"data"`
+	Summary   map[string]any `json:"summary"`
+}
+
+// Succeeded returns a success result.
+func Succeeded(msg string, data []any, summary map[string]any) *Result {
+	if data == nil {
+		data = []any{}
+	}
+	if summary == nil {
+		summary = map[string]any{}
+	}
+	return &Result{Status: StatusSuccess, Message: msg, Data: data, Summary: summary}
+}
+
+// Failedf returns a failed result with a formatted message.
+func Failedf(format string, args ...any) *Result {
+	return &Result{Status: StatusFailed, Message: fmt.Sprintf(format, args...), Data: []any{}, Summary: map[string]any{}}
+}
+
+// OK reports whether the result is a success.
+func (r *Result) OK() bool { return r.Status == StatusSuccess }
+
+// Bind validates raw parameters against the spec; see Bind.
+func (s *Spec) Bind(raw map[string]any) (Values, error) { return Bind(s.Params, raw) }
+
+// Param returns the parameter called name.
+func (s *Spec) Param(name string) (*Param, bool) {
+	if i := findParam(s.Params, name); i >= 0 {
+		return &s.Params[i], true
+	}
+	return nil, false
+}
