@@ -13,10 +13,15 @@ import (
 	"github.com/goshawk/goshawk/providers"
 )
 
-func printJSON(w io.Writer, v any) error {
+func jsonEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
+	return enc
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := jsonEncoder(w)
+	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 

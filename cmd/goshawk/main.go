@@ -52,6 +52,7 @@ func builtinProviders() []*providers.Provider {
 // app is one invocation of the CLI.
 type app struct {
 	stdout, stderr io.Writer
+	rawStderr      io.Writer // for terminal detection only
 	lookup         func(string) (string, bool)
 	reg            *providers.Registry
 	redact         *logx.Redactor
@@ -96,7 +97,7 @@ func usage(w io.Writer) {
 
 // run is main without the process: tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
-	a := &app{lookup: lookup, redact: logx.NewRedactor()}
+	a := &app{lookup: lookup, redact: logx.NewRedactor(), rawStderr: stderr}
 	// Everything the CLI prints passes the redactor: a secret that reached a
 	// message by any path still never reaches the terminal.
 	a.stdout, a.stderr = a.redact.Writer(stdout), a.redact.Writer(stderr)
@@ -171,6 +172,8 @@ func (a *app) loadConfig() (*config.Config, error) {
 	a.redact.Add(cfg.Secrets()...)
 	return cfg, nil
 }
+
+func (a *app) stderrFile() io.Writer { return a.rawStderr }
 
 // usageError marks an error that exits with code 2.
 type usageError struct{ err error }

@@ -1,0 +1,141 @@
+package lua
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/goshawk/goshawk/providers"
+)
+
+// assetKey identifies the action functions of one asset in a state. The
+// provider is part of the key so that an asset reconfigured with another
+// provider gets new functions.
+type assetKey struct {
+	name     string
+	provider *providers.Provider
+}
+
+// assetFuncs are the action functions of one asset, built once per state.
+// The functions look the asset up by name in the run in progress, so they
+// serve every run.
+type assetFuncs struct {
+	actions []entry
+	// meta raises for an action the provider doesn't have. It is shared
+	// between runs, so it is protected from scripts.
+	meta *glua.LTable
+}
+
+// maxCachedAssets bounds the per-state cache of asset functions; reloads that
+// rename assets would otherwise grow it forever.
+const maxCachedAssets = 64
+
+// assetTable returns a fresh table for the asset with one function per
+// action of its provider. The spec table is the only source: there is no
+// code per action.
+func (st *state) assetTable(name string, p *providers.Provider) *glua.LTable {
+	key := assetKey{name, p}
+	fns, ok := st.assets[key]
+	if !ok {
+		if len(st.assets) >= maxCachedAssets {
+			clear(st.assets)
+		}
+		fns = st.newAssetFuncs(name, p)
+		st.assets[key] = fns
+	}
+	t := newTable(0, len(fns.actions))
+	for _, e := range fns.actions {
+		t.RawSetString(e.name, e.value)
+	}
+	t.Metatable = fns.meta
+	return t
+}
+
+func (st *state) newAssetFuncs(name string, p *providers.Provider) assetFuncs {
+	L := st.L
+	fns := assetFuncs{actions: make([]entry, len(p.Actions))}
+	for i := range p.Actions {
+		action := p.Actions[i].Name
+		fns.actions[i] = entry{action, L.NewClosure(st.callAction, glua.LString(name), glua.LString(action))}
+	}
+	fns.meta = missingMeta(L, func(L *glua.LState, key string) {
+		L.RaiseError("asset %s: %v", name, p.UnknownActionError(key))
+	})
+	fns.meta.RawSetString("__metatable", glua.LString("protected"))
+	return fns
+}
+
+// callAction is the one adapter behind every action function:
+// asset.action{name = value, ...} returns the action result as a table
+// {status, message, parameter, data, summary}. A failed action returns its
+// failed result; a malformed call (unknown parameter, wrong type, missing
+// required parameter) raises.
+func (st *state) callAction(L *glua.LState) int {
+	asset := string(L.Get(glua.UpvalueIndex(1)).(glua.LString))
+	action := string(L.Get(glua.UpvalueIndex(2)).(glua.LString))
+	where := asset + "." + action
+	rn := st.run
+	a := rn.spec.Assets[asset]
+	if a == nil {
+		L.RaiseError("asset %s is not available in this run", asset)
+	}
+	if L.GetTop() > 1 {
+		L.RaiseError("%s takes one table of parameters; call it as %s{name = value} (with a dot, not a colon)", where, where)
+	}
+	var raw map[string]any
+	switch arg := L.Get(1).(type) {
+	case *glua.LNilType:
+	case *glua.LTable:
+		v, err := FromLua(arg)
+		if err != nil {
+			L.RaiseError("%s: parameters: %v", where, err)
+		}
+		switch m := v.(type) {
+		case map[string]any:
+			raw = m
+		case []any:
+			if len(m) > 0 {
+				L.RaiseError("%s: parameters must be named, like %s{ip = \"1.2.3.4\"}, not a list", where, where)
+			}
+		}
+	default:
+		L.RaiseError("%s expects a table of parameters, like %s{ip = \"1.2.3.4\"}, got %s", where, where, describeValue(arg))
+	}
+	if raw == nil {
+		raw = map[string]any{}
+	}
+
+	start := time.Now()
+	res, err := a.Invoke(rn.ctx, action, raw, rn.env)
+	elapsed := time.Since(start)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, providers.ErrUnknownAction) || !strings.HasPrefix(msg, where+":") {
+			msg = where + ": " + msg
+		}
+		st.step(Step{Asset: asset, Action: action, Status: providers.StatusFailed, Message: msg, Duration: elapsed})
+		L.RaiseError("%s", msg)
+	}
+	st.step(Step{Asset: asset, Action: action, Status: res.Status, Message: res.Message, Duration: elapsed})
+	L.Push(resultTable(L, res))
+	return 1
+}
+
+func (st *state) step(s Step) {
+	if f := st.run.spec.OnStep; f != nil {
+		f(s)
+	}
+}
+
+// resultTable converts an action result to Lua, the same shape as its JSON.
+func resultTable(L *glua.LState, res *providers.Result) *glua.LTable {
+	t := newTable(0, 5)
+	t.RawSetString("status", glua.LString(res.Status))
+	t.RawSetString("message", glua.LString(res.Message))
+	t.RawSetString("parameter", ToLua(L, res.Parameter))
+	t.RawSetString("data", ToLua(L, res.Data))
+	t.RawSetString("summary", ToLua(L, res.Summary))
+	return t
+}

@@ -1,0 +1,167 @@
+package lua
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// errTooLarge is wrapped by every conversion that would exceed the string limit.
+var errTooLarge = errors.New("exceeds the string size limit")
+
+// decodeJSON decodes one JSON document, keeping numbers as json.Number so
+// that ToLua can convert them exactly.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// encodeJSON writes v, a value produced by FromLua, as compact JSON with
+// object keys sorted. It fails once the output would pass limit bytes.
+//
+// Integral floats beyond 2^53 are written in exponent form ("1e+20"), so that
+// decoding the output gives a number again rather than an integer literal
+// that no Lua number holds exactly (which json.decode turns into a string).
+func encodeJSON(v any, limit int) ([]byte, error) {
+	e := jsonEncoder{limit: limit}
+	if err := e.value(v); err != nil {
+		return nil, err
+	}
+	return e.buf.Bytes(), nil
+}
+
+type jsonEncoder struct {
+	buf   bytes.Buffer
+	limit int
+}
+
+func (e *jsonEncoder) value(v any) error {
+	switch x := v.(type) {
+	case nil:
+		e.buf.WriteString("null")
+	case bool:
+		e.buf.WriteString(strconv.FormatBool(x))
+	case int64:
+		e.buf.WriteString(strconv.FormatInt(x, 10))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("cannot encode %v: JSON has no NaN or infinity", x)
+		}
+		format := byte('g')
+		if x == math.Trunc(x) && math.Abs(x) <= maxExactInt {
+			format = 'f'
+		} else if x == math.Trunc(x) {
+			format = 'e'
+		}
+		e.buf.WriteString(strconv.FormatFloat(x, format, -1, 64))
+	case string:
+		e.string(x)
+	case []any:
+		e.buf.WriteByte('[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			if err := e.value(item); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		e.buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			e.string(k)
+			e.buf.WriteByte(':')
+			if err := e.value(x[k]); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte('}')
+	default:
+		return fmt.Errorf("cannot encode a Go %T", v)
+	}
+	if e.buf.Len() > e.limit {
+		return fmt.Errorf("json.encode: output %w of %d bytes", errTooLarge, e.limit)
+	}
+	return nil
+}
+
+// string writes s as a JSON string. Unlike json.Marshal it leaves <, > and &
+// alone: the output goes to APIs and logs, not into HTML. Invalid UTF-8 is
+// replaced by U+FFFD, as encoding/json does.
+func (e *jsonEncoder) string(s string) {
+	const hex = "0123456789abcdef"
+	b := &e.buf
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString(s[start:i])
+			b.WriteString(`\ufffd`)
+			i += size
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 break JavaScript string literals.
+		if r == '\u2028' || r == '\u2029' {
+			b.WriteString(s[start:i])
+			b.WriteString(`\u202`)
+			b.WriteByte(hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
+}

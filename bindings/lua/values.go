@@ -1,0 +1,308 @@
+package lua
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// maxExactInt is the largest integer a Lua number (a float64) holds exactly.
+const maxExactInt = 1 << 53
+
+// maxDepth bounds the nesting of tables converted to Go, so a hostile script
+// can't exhaust the Go stack with a deeply nested table.
+const maxDepth = 1000
+
+// errTooDeep is returned for tables nested deeper than maxDepth.
+var errTooDeep = fmt.Errorf("tables nested deeper than %d levels cannot be converted", maxDepth)
+
+// arrayMeta marks tables that came from a Go slice or a JSON array, so that an
+// empty array stays an array on its way back to Go. It is shared by every
+// state and never written after init: __metatable hides it from getmetatable
+// and makes setmetatable refuse to replace it, so no script can reach it.
+var arrayMeta = func() *glua.LTable {
+	mt := newTable(0, 1)
+	mt.RawSetString("__metatable", glua.LString("array"))
+	return mt
+}()
+
+// newTable returns an empty table with room reserved for acap array items
+// and hcap hash entries. CreateTable doesn't touch its receiver, which lets
+// conversions run without a state.
+func newTable(acap, hcap int) *glua.LTable {
+	return (*glua.LState).CreateTable(nil, acap, hcap)
+}
+
+// newArrayTable returns an empty table marked as an array, sized for n items.
+func newArrayTable(n int) *glua.LTable {
+	t := newTable(n, 0)
+	t.Metatable = arrayMeta
+	return t
+}
+
+// ToLua converts a Go value to a Lua value.
+//
+// Integers, floats, strings, bools and nil map to their Lua counterparts.
+// An integer whose magnitude exceeds 2^53, including a json.Number, becomes
+// its decimal string, because a Lua number would silently round it. A
+// json.Number that is not an integer becomes a Lua number, or a string when
+// it overflows a float64. Maps become tables; slices become tables with keys
+// 1..n that are marked as arrays, so an empty slice converts back to an empty
+// slice. Any other value is converted through its JSON encoding (time.Time
+// becomes an RFC 3339 string), and a value JSON can't encode becomes its
+// fmt %v string.
+func ToLua(L *glua.LState, v any) glua.LValue {
+	switch x := v.(type) {
+	case nil:
+		return glua.LNil
+	case glua.LValue:
+		return x
+	case string:
+		return glua.LString(x)
+	case []byte:
+		return glua.LString(x)
+	case bool:
+		return glua.LBool(x)
+	case float64:
+		return glua.LNumber(x)
+	case float32:
+		return glua.LNumber(x)
+	case int:
+		return intToLua(int64(x))
+	case int8:
+		return glua.LNumber(x)
+	case int16:
+		return glua.LNumber(x)
+	case int32:
+		return glua.LNumber(x)
+	case int64:
+		return intToLua(x)
+	case uint:
+		return uintToLua(uint64(x))
+	case uint8:
+		return glua.LNumber(x)
+	case uint16:
+		return glua.LNumber(x)
+	case uint32:
+		return glua.LNumber(x)
+	case uint64:
+		return uintToLua(x)
+	case json.Number:
+		return jsonNumberToLua(x)
+	case time.Duration:
+		// Durations are seconds in Lua, matching time.now().
+		return glua.LNumber(x.Seconds())
+	case map[string]any:
+		t := newTable(0, len(x))
+		for k, e := range x {
+			t.RawSetString(k, ToLua(L, e))
+		}
+		return t
+	case map[string]string:
+		t := newTable(0, len(x))
+		for k, e := range x {
+			t.RawSetString(k, glua.LString(e))
+		}
+		return t
+	case []any:
+		t := newArrayTable(len(x))
+		for i, e := range x {
+			t.RawSetInt(i+1, ToLua(L, e))
+		}
+		return t
+	case []string:
+		t := newArrayTable(len(x))
+		for i, e := range x {
+			t.RawSetInt(i+1, glua.LString(e))
+		}
+		return t
+	case []map[string]any:
+		t := newArrayTable(len(x))
+		for i, e := range x {
+			t.RawSetInt(i+1, ToLua(L, e))
+		}
+		return t
+	}
+	return viaJSON(L, v)
+}
+
+// viaJSON converts values of other types (structs, typed maps and slices)
+// through their JSON form, so they look in Lua exactly as they look in a
+// run record.
+func viaJSON(L *glua.LState, v any) glua.LValue {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return glua.LString(fmt.Sprint(v))
+	}
+	decoded, err := decodeJSON(b)
+	if err != nil {
+		return glua.LString(fmt.Sprint(v))
+	}
+	return ToLua(L, decoded)
+}
+
+func intToLua(n int64) glua.LValue {
+	if n > maxExactInt || n < -maxExactInt {
+		return glua.LString(strconv.FormatInt(n, 10))
+	}
+	return glua.LNumber(n)
+}
+
+func uintToLua(n uint64) glua.LValue {
+	if n > maxExactInt {
+		return glua.LString(strconv.FormatUint(n, 10))
+	}
+	return glua.LNumber(n)
+}
+
+func jsonNumberToLua(n json.Number) glua.LValue {
+	s := string(n)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return intToLua(i)
+	}
+	if isIntegerLiteral(s) {
+		// An integer literal beyond int64: no Lua number holds it exactly.
+		return glua.LString(s)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		// Out of float64 range (or not a number at all): keep the digits.
+		return glua.LString(s)
+	}
+	return glua.LNumber(f)
+}
+
+func isIntegerLiteral(s string) bool {
+	if s != "" && s[0] == '-' {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// FromLua converts a Lua value to a Go value.
+//
+// nil, booleans and strings map to nil, bool and string. A number that is an
+// integer of magnitude at most 2^53 becomes an int64, any other number a
+// float64. A table whose keys are exactly 1..n becomes a []any; an empty table
+// becomes an empty []any when it came from a Go slice or a JSON array (or was
+// made by json.array()), and an empty map[string]any otherwise. Any other
+// table becomes a map[string]any whose numeric keys are written in decimal.
+// Functions, userdata, threads, table keys that are neither strings nor
+// numbers, tables that contain themselves, and nesting deeper than 1000
+// levels are errors.
+func FromLua(v glua.LValue) (any, error) {
+	c := converter{seen: map[*glua.LTable]bool{}}
+	return c.value(v, 0)
+}
+
+type converter struct {
+	// seen holds the tables on the current path, so a cycle is an error
+	// while a table shared by two branches still converts.
+	seen map[*glua.LTable]bool
+}
+
+func (c *converter) value(v glua.LValue, depth int) (any, error) {
+	switch x := v.(type) {
+	case *glua.LNilType:
+		return nil, nil
+	case glua.LBool:
+		return bool(x), nil
+	case glua.LString:
+		return string(x), nil
+	case glua.LNumber:
+		return numberToGo(x), nil
+	case *glua.LTable:
+		return c.table(x, depth)
+	}
+	return nil, fmt.Errorf("cannot convert a Lua %s to data; only nil, booleans, numbers, strings and tables convert", v.Type())
+}
+
+func numberToGo(n glua.LNumber) any {
+	f := float64(n)
+	if f == math.Trunc(f) && f <= maxExactInt && f >= -maxExactInt {
+		return int64(f)
+	}
+	return f
+}
+
+func (c *converter) table(t *glua.LTable, depth int) (any, error) {
+	if depth >= maxDepth {
+		return nil, errTooDeep
+	}
+	if c.seen[t] {
+		return nil, errors.New("table contains itself (a cycle) and cannot be converted")
+	}
+	c.seen[t] = true
+	defer delete(c.seen, t)
+
+	count, maxKey, isArray := 0, 0, true
+	t.ForEach(func(k, _ glua.LValue) {
+		count++
+		if !isArray {
+			return
+		}
+		n, ok := k.(glua.LNumber)
+		if !ok || float64(n) != math.Trunc(float64(n)) || n < 1 || float64(n) > math.MaxInt32 {
+			isArray = false
+			return
+		}
+		maxKey = max(maxKey, int(n))
+	})
+	if count == 0 {
+		if t.Metatable == arrayMeta {
+			return []any{}, nil
+		}
+		return map[string]any{}, nil
+	}
+	if isArray && maxKey == count {
+		out := make([]any, count)
+		for i := range out {
+			e, err := c.value(t.RawGetInt(i+1), depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i+1, err)
+			}
+			out[i] = e
+		}
+		return out, nil
+	}
+	out := make(map[string]any, count)
+	var err error
+	t.ForEach(func(k, e glua.LValue) {
+		if err != nil {
+			return
+		}
+		var key string
+		switch kk := k.(type) {
+		case glua.LString:
+			key = string(kk)
+		case glua.LNumber:
+			key = kk.String()
+		default:
+			err = fmt.Errorf("table key of type %s cannot be converted; use string or number keys", k.Type())
+			return
+		}
+		var ge any
+		if ge, err = c.value(e, depth+1); err != nil {
+			err = fmt.Errorf("%s: %w", key, err)
+			return
+		}
+		out[key] = ge
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,101 @@
+package wasm
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// benchInput is about 100 bytes of JSON, which echo returns unchanged.
+var benchInput = []byte(`{"indicator":"203.0.113.7","tc":{"rating":3,"confidence":70},"tq":{"score":6,"status":"Active"}}`)
+
+// BenchmarkCall measures one call on a warm pool: the input copied in, the
+// guest function, the envelope decoded and the result freed.
+func BenchmarkCall(b *testing.B) {
+	h := newTestHost(b, Options{})
+	load(b, h, "echo")
+	b.SetBytes(int64(len(benchInput)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := h.Call(context.Background(), "echo", "echo", benchInput, nil)
+		if err != nil || len(out) != len(benchInput) {
+			b.Fatalf("echo: %s, %v", out, err)
+		}
+	}
+}
+
+// BenchmarkCallParallel measures calls from several goroutines sharing the
+// pool.
+func BenchmarkCallParallel(b *testing.B) {
+	h := newTestHost(b, Options{})
+	load(b, h, "echo")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.Call(context.Background(), "echo", "echo", benchInput, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPoolCheckout measures taking an instance from the pool and
+// putting it back.
+func BenchmarkPoolCheckout(b *testing.B) {
+	h := newTestHost(b, Options{})
+	load(b, h, "echo")
+	p := h.plugins["echo"]
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inst, err := p.pool.get(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.pool.put(inst)
+	}
+}
+
+// BenchmarkCompileCold compiles the reputation plugin with no cache.
+func BenchmarkCompileCold(b *testing.B) {
+	wasmBytes := pluginBytes(b, "reputation")
+	ctx := context.Background()
+	for b.Loop() {
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+		if _, err := r.CompileModule(ctx, wasmBytes); err != nil {
+			b.Fatal(err)
+		}
+		r.Close(ctx)
+	}
+}
+
+// BenchmarkCompileCached compiles the reputation plugin from a warm
+// on-disk cache, as after a restart: a new cache and runtime each time.
+func BenchmarkCompileCached(b *testing.B) {
+	wasmBytes := pluginBytes(b, "reputation")
+	ctx := context.Background()
+	dir := b.TempDir()
+	compile := func() {
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(cache))
+		if _, err := r.CompileModule(ctx, wasmBytes); err != nil {
+			b.Fatal(err)
+		}
+		r.Close(ctx)
+		cache.Close(ctx)
+	}
+	compile()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		b.Fatalf("the cache folder is empty after a compile: %v", err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		compile()
+	}
+}

@@ -1,0 +1,137 @@
+package wasm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// testPlugins are the plugin sources the tests build, by output name. They
+// are built once per test binary, all at once, into one temporary folder.
+var testPlugins = map[string]struct {
+	pkg     string
+	ldflags string
+}{
+	"echo":       {pkg: "./testdata/plugins/echo"},
+	"echo-v2":    {pkg: "./testdata/plugins/echo", ldflags: "-X main.version=2"},
+	"hog":        {pkg: "./testdata/plugins/hog"},
+	"spin":       {pkg: "./testdata/plugins/spin"},
+	"crash":      {pkg: "./testdata/plugins/crash"},
+	"garbage":    {pkg: "./testdata/plugins/garbage"},
+	"noalloc":    {pkg: "./testdata/plugins/noalloc"},
+	"nomanifest": {pkg: "./testdata/plugins/nomanifest"},
+	"unexported": {pkg: "./testdata/plugins/unexported"},
+	"reputation": {pkg: "./examples/plugins/reputation"},
+}
+
+var (
+	buildDir  string
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// pluginFile returns the path of a built test plugin, building all of them
+// on first use. Each is at <tmp>/<key>/<name>.wasm, so that both versions of
+// echo carry the name echo.
+func pluginFile(t testing.TB, key string) string {
+	t.Helper()
+	buildOnce.Do(func() { buildErr = buildPlugins() })
+	if buildErr != nil {
+		t.Fatalf("build test plugins: %v", buildErr)
+	}
+	spec, ok := testPlugins[key]
+	if !ok {
+		t.Fatalf("no test plugin %q", key)
+	}
+	return filepath.Join(buildDir, key, filepath.Base(spec.pkg)+".wasm")
+}
+
+// pluginBytes returns the content of a built test plugin.
+func pluginBytes(t testing.TB, key string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(pluginFile(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func buildPlugins() error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(testPlugins))
+	for key, spec := range testPlugins {
+		wg.Go(func() {
+			out := filepath.Join(buildDir, key, filepath.Base(spec.pkg)+".wasm")
+			args := []string{"build", "-buildmode=c-shared", "-o", out}
+			if spec.ldflags != "" {
+				args = append(args, "-ldflags", spec.ldflags)
+			}
+			cmd := exec.Command("go", append(args, spec.pkg)...)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("go build %s: %v\n%s", spec.pkg, err, b)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func moduleRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(string(b[:len(b)-1])), nil
+}
+
+// cacheDir is one compilation cache shared by the tests, so each plugin is
+// compiled once per test binary.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "goshawk-wasm-plugins-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = filepath.Join(buildDir, "cache")
+	code := m.Run()
+	os.RemoveAll(buildDir)
+	os.Exit(code)
+}
+
+// newTestHost returns a host with the shared cache, closed when the test
+// ends.
+func newTestHost(t testing.TB, o Options) *Host {
+	t.Helper()
+	o.CacheDir = cacheDir
+	h, err := NewHost(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := h.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return h
+}
+
+// load loads a built test plugin into h.
+func load(t testing.TB, h *Host, key string) {
+	t.Helper()
+	if err := h.Load(context.Background(), pluginFile(t, key)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/providers/cef"
+)
+
+func openStore(ctx context.Context, cfg *config.Config) (*store.SQLite, error) {
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg.Store, err)
+	}
+	return st, nil
+}
+
+// isTerminal reports whether w is a character device, so progress lines are
+// drawn only for a person watching, never into a pipe or a file.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressSink reports each committed batch of a poll on a terminal.
+type progressSink struct {
+	cef.Sink
+	w                  io.Writer
+	mu                 sync.Mutex
+	created, duplicate int
+}
+
+func (p *progressSink) Ingest(ctx context.Context, batch []cef.Container, cp *string) (int, int, error) {
+	c, d, err := p.Sink.Ingest(ctx, batch, cp)
+	p.mu.Lock()
+	p.created += c
+	p.duplicate += d
+	fmt.Fprintf(p.w, "\rpolling: %d containers created, %d duplicates", p.created, p.duplicate)
+	p.mu.Unlock()
+	return c, d, err
+}
+
+func cmdPoll(ctx context.Context, a *app, args []string) int {
+	fs := flag.NewFlagSet("poll", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the poll summary as JSON")
+	now := fs.Bool("now", false, "poll now: look back interval_days and leave the checkpoint alone")
+	count := fs.Int("count", 0, "with --now: at most N containers (default: the asset's max_containers)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return a.fail(err)
+	}
+	if len(pos) != 1 {
+		return a.fail(usagef("usage: goshawk poll ASSET [--now] [--count N] [--json]"))
+	}
+	if *count < 0 || (*count > 0 && !*now) {
+		return a.fail(usagef("--count takes a positive number and goes with --now"))
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.configFail(err)
+	}
+	asset, err := cfg.OpenAsset(pos[0])
+	if err != nil {
+		return a.fail(usageError{err})
+	}
+	defer asset.Close()
+	spec, ok := asset.Provider.Action("on_poll")
+	if !ok || spec.Kind != providers.Ingest {
+		return a.fail(usagef("asset %s (%s) cannot be polled: its provider has no on_poll action", asset.Name, asset.Provider.Name))
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return a.fail(err)
+	}
+	defer st.Close()
+
+	var sink cef.Sink = st.AssetSink(asset.Name)
+	progress := isTerminal(a.stderrFile())
+	if progress {
+		sink = &progressSink{Sink: sink, w: a.stderr}
+	}
+	params := map[string]any{}
+	if *now {
+		params["poll_now"] = true
+		if *count > 0 {
+			params["container_count"] = strconv.Itoa(*count)
+		}
+	}
+	res, err := asset.Invoke(ctx, "on_poll", params, providers.Env{Log: a.log.With("asset", asset.Name), Ingest: sink})
+	if progress {
+		fmt.Fprintln(a.stderr)
+	}
+	if err != nil {
+		return a.fail(usageError{err})
+	}
+	if !res.OK() {
+		fmt.Fprintf(a.stderr, "goshawk: poll %s failed: %s\n", asset.Name, res.Message)
+		return exitFailed
+	}
+	if *asJSON {
+		printJSON(a.stdout, res.Summary)
+		return exitOK
+	}
+	s := res.Summary
+	fmt.Fprintf(a.stdout, "%s: fetched %v, containers created %v, duplicates %v, checkpoint %v\n",
+		asset.Name, s["fetched"], s["containers_created"], s["duplicates"], s["checkpoint"])
+	return exitOK
+}
+
+func cmdContainers(ctx context.Context, a *app, args []string) int {
+	fs := flag.NewFlagSet("containers", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	assetName := fs.String("asset", "", "only containers of this asset")
+	limit := fs.Int("limit", 100, "at most N containers")
+	after := fs.Int64("after", 0, "only containers with an id above this")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return a.fail(err)
+	}
+	if len(pos) > 0 || *limit < 1 {
+		return a.fail(usagef("usage: goshawk containers [--asset A] [--limit N] [--after ID] [--json]"))
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.configFail(err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return a.fail(err)
+	}
+	defer st.Close()
+	cs, err := st.ListContainers(ctx, store.ContainerQuery{Asset: *assetName, AfterID: *after, Limit: *limit})
+	if err != nil {
+		return a.fail(err)
+	}
+	if *asJSON {
+		if cs == nil {
+			cs = []cef.Container{}
+		}
+		printJSON(a.stdout, cs)
+		return exitOK
+	}
+	for _, c := range cs {
+		fmt.Fprintf(a.stdout, "%-6d %-8s %-7s %-6s %-14s %s\n", c.ID, c.Asset, c.Severity, c.Status, artifactKind(c), c.Name)
+	}
+	if len(cs) == 0 {
+		fmt.Fprintln(a.stdout, "no containers yet: run goshawk poll ASSET")
+	}
+	return exitOK
+}
+
+func artifactKind(c cef.Container) string {
+	if len(c.Artifacts) == 0 {
+		return "-"
+	}
+	return c.Artifacts[0].Type
+}
+
+func cmdContainer(ctx context.Context, a *app, args []string) int {
+	fs := flag.NewFlagSet("container", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return a.fail(err)
+	}
+	if len(pos) != 1 {
+		return a.fail(usagef("usage: goshawk container ID [--json]"))
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return a.fail(usagef("container ID must be a positive integer, got %q", pos[0]))
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.configFail(err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return a.fail(err)
+	}
+	defer st.Close()
+	c, err := st.Container(ctx, id)
+	if err != nil {
+		return a.fail(err)
+	}
+	if *asJSON {
+		printJSON(a.stdout, c)
+		return exitOK
+	}
+	fmt.Fprintf(a.stdout, "container %d  %s\n  asset %s, label %s, severity %s, status %s, source id %s\n  %s\n",
+		c.ID, c.Name, c.Asset, c.Label, c.Severity, c.Status, c.SourceDataIdentifier, c.Description)
+	for _, t := range c.Tags {
+		fmt.Fprintf(a.stdout, "  tag: %s\n", t)
+	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(a.stdout, "  note (%s): %s\n", n.Created.Format("2006-01-02 15:04"), n.Text)
+	}
+	for _, art := range c.Artifacts {
+		fmt.Fprintf(a.stdout, "  artifact %d  %s (%s, label %s)\n", art.ID, art.Name, art.Type, art.Label)
+		for _, k := range sortedKeys(art.CEF) {
+			types := ""
+			if ts := art.CEFTypes[k]; len(ts) > 0 {
+				types = fmt.Sprintf("  %v", ts)
+			}
+			fmt.Fprintf(a.stdout, "    %-26s %v%s\n", k, art.CEF[k], types)
+		}
+	}
+	return exitOK
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goshawk/goshawk/bindings/lua"
+	"github.com/goshawk/goshawk/bindings/wasm"
+	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/host"
+	"github.com/goshawk/goshawk/engine/playbook"
+)
+
+// cmdValidate lints without touching the network: the config, every
+// playbook (YAML, Lua and each asset.action{...} call against the
+// connector specs) and every plugin (WASM compile and ABI). With no PATH it
+// checks the config and its playbooks and plugins folders.
+func cmdValidate(ctx context.Context, a *app, args []string) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return a.fail(err)
+	}
+	var problems []string
+	report := func(err error) {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				problems = append(problems, line)
+			}
+		}
+	}
+
+	var yamls, wasms, luas []string
+	cfgPath := ""
+	for _, p := range pos {
+		fi, err := os.Stat(p)
+		if err != nil {
+			report(fmt.Errorf("%s: %v", p, errors.Unwrap(err)))
+			continue
+		}
+		if fi.IsDir() {
+			y, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
+			y2, _ := filepath.Glob(filepath.Join(p, "*.yml"))
+			w, _ := filepath.Glob(filepath.Join(p, "*.wasm"))
+			for _, f := range append(y, y2...) {
+				if filepath.Base(f) == config.FileName {
+					cfgPath = f
+				} else {
+					yamls = append(yamls, f)
+				}
+			}
+			wasms = append(wasms, w...)
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".wasm":
+			wasms = append(wasms, p)
+		case ".lua":
+			luas = append(luas, p)
+		case ".yaml", ".yml":
+			if filepath.Base(p) == config.FileName {
+				cfgPath = p
+			} else {
+				yamls = append(yamls, p)
+			}
+		default:
+			report(fmt.Errorf("%s: not a config (.yaml), playbook (.yaml), script (.lua) or plugin (.wasm)", p))
+		}
+	}
+
+	// The config gives lint its assets. Without PATHs it is the config in
+	// force, and its folders are checked too.
+	var cfg *config.Config
+	if len(pos) == 0 || cfgPath != "" {
+		if cfgPath != "" {
+			a.configFlag = cfgPath
+		}
+		cfg, err = a.loadConfig()
+		if err != nil {
+			report(err)
+		} else if len(pos) == 0 {
+			y, _ := filepath.Glob(filepath.Join(cfg.Playbooks, "*.yaml"))
+			y2, _ := filepath.Glob(filepath.Join(cfg.Playbooks, "*.yml"))
+			w, _ := filepath.Glob(filepath.Join(cfg.Plugins, "*.wasm"))
+			yamls, wasms = append(y, y2...), w
+		}
+	} else if c, err := a.loadConfig(); err == nil {
+		cfg = c // lint against the config in force when there is one
+	}
+
+	plugins, err := wasm.NewHost(ctx, wasm.Options{})
+	if err != nil {
+		return a.fail(err)
+	}
+	defer plugins.Close(ctx)
+	sort.Strings(wasms)
+	for _, w := range wasms {
+		if err := plugins.Load(ctx, w); err != nil {
+			report(err)
+		}
+	}
+	for _, l := range luas {
+		src, err := os.ReadFile(l)
+		if err != nil {
+			report(err)
+			continue
+		}
+		if _, err := lua.Compile(l, src); err != nil {
+			report(err)
+		}
+	}
+	var env *playbook.Env
+	if cfg != nil {
+		env = host.LintEnv(cfg, plugins)
+	}
+	sort.Strings(yamls)
+	books := 0
+	for _, y := range yamls {
+		_, diags := playbook.Load(y, env)
+		for _, d := range diags {
+			problems = append(problems, d.String())
+		}
+		if len(diags) == 0 {
+			books++
+		}
+	}
+	for _, p := range problems {
+		fmt.Fprintln(a.stdout, p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(a.stderr, "goshawk: validate found %d problem(s)\n", len(problems))
+		return exitFailed
+	}
+	what := []string{}
+	if cfg != nil {
+		what = append(what, "config "+cfg.File)
+	}
+	what = append(what, fmt.Sprintf("%d playbook(s)", books), fmt.Sprintf("%d plugin(s)", len(wasms)))
+	if len(luas) > 0 {
+		what = append(what, fmt.Sprintf("%d script(s)", len(luas)))
+	}
+	fmt.Fprintf(a.stdout, "ok: %s\n", strings.Join(what, ", "))
+	return exitOK
+}

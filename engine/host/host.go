@@ -1,0 +1,365 @@
+// Package host assembles a running goshawk from its config: the store, the
+// opened assets, the plugin host, the Lua runtime, the runner and the
+// playbooks. `goshawk run` uses it for one run; `goshawk serve` and
+// `goshawk demo` add triggers, hot reload and the HTTP API (serve.go).
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/goshawk/goshawk/bindings/lua"
+	"github.com/goshawk/goshawk/bindings/wasm"
+	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/logx"
+	"github.com/goshawk/goshawk/engine/metrics"
+	"github.com/goshawk/goshawk/engine/playbook"
+	"github.com/goshawk/goshawk/engine/runner"
+	"github.com/goshawk/goshawk/engine/sched"
+	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/providers"
+)
+
+// Options configures Open.
+type Options struct {
+	Config   *config.Config
+	Registry *providers.Registry
+	Log      *slog.Logger
+	Redact   *logx.Redactor
+	Metrics  *metrics.Metrics // nil: a fresh one
+	Clock    sched.Clock      // nil: the real clock
+}
+
+// Host is an assembled goshawk.
+type Host struct {
+	o       Options
+	Store   *store.SQLite
+	Plugins *wasm.Host
+	Runtime *lua.Runtime
+	Runner  *runner.Runner
+	Metrics *metrics.Metrics
+
+	mu     sync.RWMutex
+	cfg    *config.Config
+	assets map[string]*providers.Asset
+	// books holds each playbook file's state by the YAML path: its last
+	// good version and the error of its latest load, if that failed.
+	books map[string]*book
+}
+
+// book is one playbook file as the host sees it.
+type book struct {
+	file       string
+	pb         *playbook.Playbook // last good version; nil if never loaded
+	lastReload time.Time
+	lastErr    string
+}
+
+// Open assembles a host. It opens assets without touching the network,
+// loads plugins and playbooks, and reports broken ones in their state
+// rather than failing: one bad file never takes the others down.
+func Open(ctx context.Context, o Options) (h *Host, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Redact == nil {
+		o.Redact = logx.NewRedactor()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Clock == nil {
+		o.Clock = sched.RealClock{}
+	}
+	cfg := o.Config
+	o.Redact.Add(cfg.Secrets()...)
+	h = &Host{o: o, cfg: cfg, Metrics: o.Metrics, books: map[string]*book{}}
+	defer func() {
+		if err != nil {
+			h.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := os.MkdirAll(filepath.Dir(cfg.Store), 0o755); err != nil {
+		return nil, fmt.Errorf("store folder: %w", err)
+	}
+	if h.Store, err = store.Open(ctx, cfg.Store); err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg.Store, err)
+	}
+	if h.assets, err = openAssets(cfg); err != nil {
+		return nil, err
+	}
+	h.Plugins, err = wasm.NewHost(ctx, wasm.Options{
+		CacheDir:  filepath.Join(filepath.Dir(cfg.Store), ".goshawk-cache", "wasm"),
+		PerPlugin: pluginLimits(cfg),
+		Log:       o.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	if dirExists(cfg.Plugins) {
+		for _, err := range h.Plugins.LoadDir(ctx, cfg.Plugins) {
+			o.Log.Error("plugin not loaded", "err", err)
+			h.Metrics.Reloaded("plugin", err)
+		}
+	}
+	h.Runtime = lua.NewRuntime(lua.Options{})
+	h.Runner = runner.New(runner.Options{
+		Store: h.Store, Runtime: h.Runtime, Plugins: h.Plugins,
+		Log: o.Log, Metrics: h.Metrics, Redact: o.Redact, Now: o.Clock.Now,
+	})
+	h.Runner.SetAssets(h.assets)
+	h.loadPlaybooks()
+	return h, nil
+}
+
+func openAssets(cfg *config.Config) (map[string]*providers.Asset, error) {
+	assets := make(map[string]*providers.Asset, len(cfg.Assets))
+	for _, name := range cfg.AssetNames() {
+		a, err := cfg.OpenAsset(name)
+		if err != nil {
+			for _, opened := range assets {
+				opened.Close()
+			}
+			return nil, err
+		}
+		assets[name] = a
+	}
+	return assets, nil
+}
+
+func pluginLimits(cfg *config.Config) map[string]wasm.Limits {
+	out := make(map[string]wasm.Limits, len(cfg.PluginLimits))
+	for name, l := range cfg.PluginLimits {
+		out[name] = wasm.Limits{MemoryPages: uint32(l.MemoryMB) * 16, Timeout: l.Timeout, Instances: l.Instances}
+	}
+	return out
+}
+
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
+}
+
+// LintEnv is what playbook lint checks scripts against: the configured
+// assets with their providers, and the loaded plugins.
+func (h *Host) LintEnv() *playbook.Env {
+	h.mu.RLock()
+	cfg := h.cfg
+	h.mu.RUnlock()
+	return LintEnv(cfg, h.Plugins)
+}
+
+// LintEnv builds the lint environment of a config and an optional plugin
+// host.
+func LintEnv(cfg *config.Config, plugins *wasm.Host) *playbook.Env {
+	env := &playbook.Env{Assets: map[string]*providers.Provider{}}
+	for name, a := range cfg.Assets {
+		env.Assets[name] = a.Provider
+	}
+	if plugins != nil {
+		env.Plugins = plugins.Functions
+	}
+	return env
+}
+
+// Config returns the config in force.
+func (h *Host) Config() *config.Config {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.cfg
+}
+
+// Playbook returns the current good version of the named playbook.
+func (h *Host) Playbook(name string) (*playbook.Playbook, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, b := range h.books {
+		if b.pb != nil && b.pb.Name == name {
+			return b.pb, true
+		}
+	}
+	return nil, false
+}
+
+// PlaybookNames returns the names of the loaded playbooks, sorted.
+func (h *Host) PlaybookNames() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var names []string
+	for _, b := range h.books {
+		if b.pb != nil {
+			names = append(names, b.pb.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// UnknownPlaybook is the error for a name no loaded playbook has.
+func (h *Host) UnknownPlaybook(name string) error {
+	names := h.PlaybookNames()
+	msg := fmt.Sprintf("no playbook %q", name)
+	if s := providers.Suggest(name, names); s != "" {
+		return fmt.Errorf("%s; did you mean %q?", msg, s)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%s: no playbooks are loaded from %s", msg, h.Config().Playbooks)
+	}
+	return fmt.Errorf("%s; loaded playbooks: %s", msg, strings.Join(names, ", "))
+}
+
+// PlaybookInfo is the state of one playbook file, for GET /api/playbooks.
+type PlaybookInfo struct {
+	Name        string         `json:"name"`
+	File        string         `json:"file"`
+	Description string         `json:"description,omitempty"`
+	Version     string         `json:"version"`
+	Triggers    map[string]any `json:"triggers"`
+	LastReload  time.Time      `json:"last_reload"`
+	LastError   string         `json:"last_error,omitempty"`
+}
+
+// PlaybookInfos lists every playbook file's state, sorted by name.
+func (h *Host) PlaybookInfos() []PlaybookInfo {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]PlaybookInfo, 0, len(h.books))
+	for _, b := range h.books {
+		info := PlaybookInfo{File: filepath.Base(b.file), LastReload: b.lastReload, LastError: b.lastErr, Triggers: map[string]any{}}
+		if b.pb != nil {
+			info.Name, info.Description, info.Version = b.pb.Name, b.pb.Description, b.pb.Version
+			info.Triggers = triggers(b.pb)
+		} else {
+			info.Name = strings.TrimSuffix(filepath.Base(b.file), filepath.Ext(b.file))
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func triggers(pb *playbook.Playbook) map[string]any {
+	t := map[string]any{}
+	if pb.Trigger.Schedule != "" {
+		t["schedule"] = pb.Trigger.Schedule
+	}
+	if pb.Trigger.Every > 0 {
+		t["every"] = pb.Trigger.Every.String()
+	}
+	if pb.Trigger.OnPoll != "" {
+		t["on_poll"] = pb.Trigger.OnPoll
+	}
+	if pb.Trigger.Webhook {
+		t["webhook"] = true
+	}
+	return t
+}
+
+// loadPlaybooks loads every playbook file of the folder, keeping the last
+// good version of a file that no longer loads.
+func (h *Host) loadPlaybooks() (changed []string) {
+	dir := h.Config().Playbooks
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
+	files = append(files, more...)
+	env := h.LintEnv()
+	now := h.o.Clock.Now()
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	present := map[string]bool{}
+	names := map[string]string{} // playbook name -> file, to refuse duplicates
+	sort.Strings(files)
+	for _, f := range files {
+		present[f] = true
+		b := h.books[f]
+		if b == nil {
+			b = &book{file: f}
+			h.books[f] = b
+		}
+		pb, diags := playbook.Load(f, env)
+		if err := diagError(diags); err != nil {
+			if b.lastErr != err.Error() {
+				h.o.Log.Error("playbook not loaded; the last good version keeps running", "file", f, "err", err)
+				h.Metrics.Reloaded("playbook", err)
+			}
+			b.lastErr, b.lastReload = err.Error(), now
+			if b.pb != nil {
+				names[b.pb.Name] = f
+			}
+			continue
+		}
+		if other, dup := names[pb.Name]; dup && other != f {
+			b.lastErr = fmt.Sprintf("%s: playbook name %q is already used by %s; give one of them another name:", f, pb.Name, filepath.Base(other))
+			b.lastReload = now
+			continue
+		}
+		names[pb.Name] = f
+		if b.pb == nil || b.pb.Version != pb.Version || b.lastErr != "" {
+			if b.pb == nil || b.pb.Version != pb.Version {
+				changed = append(changed, pb.Name)
+				if b.pb != nil {
+					h.o.Log.Info("playbook reloaded", "playbook", pb.Name, "version", pb.Version)
+				}
+				h.Metrics.Reloaded("playbook", nil)
+			}
+			b.pb, b.lastErr, b.lastReload = pb, "", now
+		}
+	}
+	for f, b := range h.books {
+		if !present[f] {
+			if b.pb != nil {
+				changed = append(changed, b.pb.Name)
+				h.o.Log.Info("playbook removed", "playbook", b.pb.Name)
+			}
+			delete(h.books, f)
+		}
+	}
+	return changed
+}
+
+// diagError joins error diagnostics into one error, or nil.
+func diagError(diags []playbook.Diagnostic) error {
+	var lines []string
+	for _, d := range diags {
+		lines = append(lines, d.String())
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// Run runs a playbook by name once and returns the record.
+func (h *Host) Run(ctx context.Context, name string, inputs map[string]any, trigger string) (*store.Run, error) {
+	pb, ok := h.Playbook(name)
+	if !ok {
+		return nil, h.UnknownPlaybook(name)
+	}
+	return h.Runner.Run(ctx, runner.Request{Playbook: pb, Inputs: inputs, Trigger: trigger})
+}
+
+// Close releases everything the host opened.
+func (h *Host) Close(ctx context.Context) {
+	h.mu.Lock()
+	assets := h.assets
+	h.assets = nil
+	h.mu.Unlock()
+	for _, a := range assets {
+		a.Close()
+	}
+	if h.Plugins != nil {
+		h.Plugins.Close(ctx)
+	}
+	if h.Store != nil {
+		h.Store.Close()
+	}
+}

@@ -1,0 +1,58 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// limiter bounds the runs of one playbook: size run at once, up to queue
+// more wait in arrival order, and any further one is refused.
+type limiter struct {
+	size, queue int
+	slots       chan struct{}
+
+	mu      sync.Mutex
+	waiting int
+}
+
+func newLimiter(size, queue int) *limiter {
+	if size < 1 {
+		size = 1
+	}
+	return &limiter{size: size, queue: queue, slots: make(chan struct{}, size)}
+}
+
+func (l *limiter) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	l.mu.Lock()
+	if l.waiting >= l.queue {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %d runs running and %d waiting; raise concurrency or queue in the playbook, or retry later", ErrQueueFull, l.size, l.queue)
+	}
+	l.waiting++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+	}()
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gave up waiting for a run slot: %w", ctx.Err())
+	}
+}
+
+func (l *limiter) release() { <-l.slots }
+
+func (l *limiter) counts() (running, waiting int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.slots), l.waiting
+}

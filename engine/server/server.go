@@ -1,0 +1,264 @@
+// Package server is the HTTP API of `goshawk serve`: health, metrics,
+// playbooks, webhook runs, run history and containers. Write routes need the
+// bearer token whenever one is configured; when the API listens beyond
+// loopback, every /api route does.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/goshawk/goshawk/engine/host"
+	"github.com/goshawk/goshawk/engine/runner"
+	"github.com/goshawk/goshawk/engine/store"
+)
+
+// MaxBody is the largest request body accepted: inputs are small, and a
+// bound keeps one client from exhausting memory.
+const MaxBody = 1 << 20
+
+// Options configures the API.
+type Options struct {
+	Host *host.Host
+	// Token is the bearer token; "" disables auth (loopback only).
+	Token string
+	// ProtectReads also requires the token on read routes.
+	ProtectReads bool
+	Log          *slog.Logger
+}
+
+// New returns the API handler.
+func New(o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{o: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", s.read(o.Host.Metrics.Handler()))
+	mux.Handle("GET /api/playbooks", s.read(http.HandlerFunc(s.playbooks)))
+	mux.Handle("POST /api/playbooks/{name}/run", s.write(http.HandlerFunc(s.runPlaybook)))
+	mux.Handle("GET /api/runs", s.read(http.HandlerFunc(s.runs)))
+	mux.Handle("GET /api/runs/{id}", s.read(http.HandlerFunc(s.run)))
+	mux.Handle("GET /api/containers", s.read(http.HandlerFunc(s.containers)))
+	mux.Handle("GET /api/containers/{id}", s.read(http.HandlerFunc(s.container)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the HTTP API in the README", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type server struct{ o Options }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.o.Token == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || h == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="goshawk"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <api_token>")
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.o.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="goshawk", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "wrong bearer token: check api_token in goshawk.yaml")
+		return false
+	}
+	return true
+}
+
+func (s *server) write(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authorized(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (s *server) read(next http.Handler) http.Handler {
+	if !s.o.ProtectReads {
+		return next
+	}
+	return s.write(next)
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) playbooks(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.o.Host.PlaybookInfos())
+}
+
+// runPlaybook starts a run from a webhook: the JSON body is the inputs.
+func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	pb, ok := s.o.Host.Playbook(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, s.o.Host.UnknownPlaybook(name).Error())
+		return
+	}
+	if !pb.Trigger.Webhook {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("playbook %s does not accept webhooks; add webhook: true under its trigger", name))
+		return
+	}
+	wait := false
+	if v := r.URL.Query().Get("wait"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter wait must be true or false, got %q", v))
+			return
+		}
+		wait = b
+	}
+	inputs, status, err := decodeInputs(w, r)
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	rec, done, err := s.o.Host.Runner.Start(r.Context(), runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook"})
+	switch {
+	case errors.Is(err, runner.ErrBadInput):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, runner.ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	case err != nil:
+		s.o.Log.Error("webhook run not started", "playbook", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "the run could not be started: "+err.Error())
+		return
+	}
+	if !wait {
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": rec.ID, "playbook": name, "status": runner.StatusRunning})
+		return
+	}
+	done()
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// decodeInputs reads the body as a JSON object of inputs. An empty body is
+// no inputs.
+func decodeInputs(w http.ResponseWriter, r *http.Request) (map[string]any, int, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes; send only the playbook inputs", MaxBody)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("reading the request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return map[string]any{}, 0, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed JSON body: %v; send a JSON object of inputs such as {\"ip\": \"1.2.3.4\"}", err)
+	}
+	if dec.More() {
+		return nil, http.StatusBadRequest, errors.New("malformed JSON body: trailing data after the object")
+	}
+	inputs, ok := v.(map[string]any)
+	if !ok {
+		return nil, http.StatusBadRequest, errors.New("the JSON body must be an object of inputs such as {\"ip\": \"1.2.3.4\"}")
+	}
+	return inputs, 0, nil
+}
+
+func queryInt(r *http.Request, name string, def, max int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > max {
+		return 0, fmt.Errorf("query parameter %s must be an integer from 0 to %d, got %q", name, max, v)
+	}
+	return n, nil
+}
+
+func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("id must be a positive integer, got %q", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *server) runs(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryInt(r, "limit", 50, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	runs, err := s.o.Host.Store.ListRuns(r.Context(), store.RunQuery{Playbook: r.URL.Query().Get("playbook"), Limit: int(limit)})
+	s.respond(w, r.Context(), runs, err)
+}
+
+func (s *server) run(w http.ResponseWriter, r *http.Request) {
+	if id, ok := pathID(w, r); ok {
+		run, err := s.o.Host.Store.GetRun(r.Context(), id)
+		s.respond(w, r.Context(), run, err)
+	}
+}
+
+func (s *server) containers(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryInt(r, "limit", 100, 1000)
+	if err == nil {
+		var after int64
+		if after, err = queryInt(r, "after", 0, 1<<62); err == nil {
+			cs, err := s.o.Host.Store.ListContainers(r.Context(), store.ContainerQuery{Asset: r.URL.Query().Get("asset"), AfterID: after, Limit: int(limit)})
+			s.respond(w, r.Context(), cs, err)
+			return
+		}
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
+}
+
+func (s *server) container(w http.ResponseWriter, r *http.Request) {
+	if id, ok := pathID(w, r); ok {
+		c, err := s.o.Host.Store.Container(r.Context(), id)
+		s.respond(w, r.Context(), c, err)
+	}
+}
+
+func (s *server) respond(w http.ResponseWriter, _ context.Context, v any, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case err != nil:
+		s.o.Log.Error("api", "err", err)
+		writeError(w, http.StatusInternalServerError, "store error: "+err.Error())
+	default:
+		if rv, ok := v.([]store.Run); ok && rv == nil {
+			v = []store.Run{}
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}

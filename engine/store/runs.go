@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id`
+
+// StartRun records r as running and assigns r.ID. See Runs.
+func (s *SQLite) StartRun(ctx context.Context, r *Run) error {
+	if r.Playbook == "" {
+		return errors.New("store: start run: no playbook name: set Run.Playbook")
+	}
+	inputs, err := encodeJSON(nonNilMap(r.Inputs))
+	if err != nil {
+		return fmt.Errorf("store: start run of %s: inputs are not JSON-encodable: %w", r.Playbook, err)
+	}
+	if r.Started.IsZero() {
+		r.Started = s.now()
+	}
+	r.Started = r.Started.UTC()
+	var containerID sql.NullInt64
+	if r.ContainerID != 0 {
+		containerID = sql.NullInt64{Int64: r.ContainerID, Valid: true}
+	}
+	var id int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		// The partial unique index on (playbook, container_id) is the
+		// exactly-once guard; DO NOTHING turns a second start into zero rows.
+		res, err := tx.ExecContext(ctx, `INSERT INTO runs
+			(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner)
+			VALUES (?, ?, ?, 'running', ?, 'null', '', ?, NULL, ?, ?)
+			ON CONFLICT DO NOTHING`,
+			r.Playbook, r.Version, r.Trigger, inputs, formatTime(r.Started), containerID, s.owner.String())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return ErrDuplicateRun
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrDuplicateRun) {
+			return fmt.Errorf("store: start run of %s for container %d: %w", r.Playbook, r.ContainerID, err)
+		}
+		return fmt.Errorf("store: start run of %s: %w", r.Playbook, err)
+	}
+	r.ID, r.Status, r.Finished = id, RunRunning, nil
+	return nil
+}
+
+// FinishRun records the outcome of run r.ID: its status, result, error and
+// steps, and its finish time (now when r.Finished is nil). The steps replace
+// any recorded before, all in one transaction.
+func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
+	switch r.Status {
+	case RunSuccess, RunFailed, RunTimeout, RunInterrupted:
+	default:
+		return fmt.Errorf("store: finish run %d: status %q is not a final status: use success, failed, timeout or interrupted", r.ID, r.Status)
+	}
+	result, err := encodeJSON(r.Result)
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: the result is not JSON-encodable (%w): return tables, strings, finite numbers and booleans", r.ID, err)
+	}
+	finished := s.now()
+	if r.Finished != nil {
+		finished = *r.Finished
+	}
+	finished = finished.UTC()
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, result = ?, error = ?, finished = ? WHERE id = ?`,
+			r.Status, result, r.Error, formatTime(finished), r.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM steps WHERE run_id = ?`, r.ID); err != nil {
+			return err
+		}
+		if len(r.Steps) == 0 {
+			return nil
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for i, st := range r.Steps {
+			if _, err := ins.ExecContext(ctx, r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS); err != nil {
+				return fmt.Errorf("step %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
+	}
+	r.Finished = &finished
+	return nil
+}
+
+// ListRuns returns runs, newest first, with their steps.
+func (s *SQLite) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
+	where, args := `1 = 1`, []any{}
+	if q.Playbook != "" {
+		where, args = `playbook = ?`, append(args, q.Playbook)
+	}
+	args = append(args, clampLimit(q.Limit))
+	selected := `SELECT id FROM runs WHERE ` + where + ` ORDER BY id DESC LIMIT ?`
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	defer tx.Rollback()
+	runs, err := queryRuns(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE id IN (`+selected+`) ORDER BY id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	if len(runs) == 0 {
+		return runs, nil
+	}
+	if err := attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...); err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// GetRun returns one run with its steps.
+func (s *SQLite) GetRun(ctx context.Context, id int64) (Run, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Run{}, fmt.Errorf("store: run %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	runs, err := queryRuns(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id)
+	if err == nil && len(runs) == 0 {
+		err = ErrNotFound
+	}
+	if err == nil {
+		err = attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM steps WHERE run_id = ? ORDER BY seq`, id)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("store: run %d: %w", id, err)
+	}
+	return runs[0], nil
+}
+
+func queryRuns(ctx context.Context, q querier, query string, args ...any) ([]Run, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Run{}
+	for rows.Next() {
+		var r Run
+		var inputs, result, started string
+		var finished sql.NullString
+		var containerID sql.NullInt64
+		err := rows.Scan(&r.ID, &r.Playbook, &r.Version, &r.Trigger, &r.Status, &inputs, &result, &r.Error,
+			&started, &finished, &containerID)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(inputs), &r.Inputs); err != nil {
+			return nil, fmt.Errorf("run %d: corrupt inputs: %w", r.ID, err)
+		}
+		if err := json.Unmarshal([]byte(result), &r.Result); err != nil {
+			return nil, fmt.Errorf("run %d: corrupt result: %w", r.ID, err)
+		}
+		if r.Started, err = parseTime(started); err != nil {
+			return nil, fmt.Errorf("run %d: %w", r.ID, err)
+		}
+		if finished.Valid {
+			t, err := parseTime(finished.String)
+			if err != nil {
+				return nil, fmt.Errorf("run %d: %w", r.ID, err)
+			}
+			r.Finished = &t
+		}
+		r.ContainerID = containerID.Int64
+		r.Inputs, r.Steps = nonNilMap(r.Inputs), []Step{}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// attachSteps runs query, whose rows must come ordered by run and sequence,
+// and appends each step to its run in runs.
+func attachSteps(ctx context.Context, q querier, runs []Run, query string, args ...any) error {
+	byID := make(map[int64]*Run, len(runs))
+	for i := range runs {
+		byID[runs[i].ID] = &runs[i]
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var runID int64
+		var st Step
+		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS); err != nil {
+			return err
+		}
+		if r := byID[runID]; r != nil {
+			r.Steps = append(r.Steps, st)
+		}
+	}
+	return rows.Err()
+}

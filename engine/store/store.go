@@ -1,0 +1,150 @@
+// Package store keeps goshawk's durable state: ingested containers with
+// their artifacts and each asset's poll checkpoint, the playbooks' key-value
+// data, and the run history. The engine uses it through the small interfaces
+// below; SQLite is the one implementation today, and a shared database such
+// as PostgreSQL is meant to be a second one, not a rewrite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/goshawk/goshawk/providers/cef"
+)
+
+// ErrNotFound is returned, wrapped, when a container or run id does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrDuplicateRun is returned, wrapped, by StartRun when the playbook already
+// has a run for the container: on_poll playbooks run exactly once per
+// container, across restarts and across processes sharing the store.
+var ErrDuplicateRun = errors.New("playbook already ran for this container")
+
+// Containers stores ingested containers and the poll checkpoint of each
+// asset.
+type Containers interface {
+	// Checkpoint returns the asset's checkpoint, or "" when it has none.
+	Checkpoint(ctx context.Context, asset string) (string, error)
+	// Ingest commits the batch for the asset in one transaction, skipping
+	// containers whose (asset, source_data_identifier) is already stored,
+	// and, when checkpoint is not nil, moves the asset's checkpoint in the
+	// same transaction. After a successful commit the created containers
+	// in batch carry their new IDs; duplicates keep ID 0.
+	Ingest(ctx context.Context, asset string, batch []cef.Container, checkpoint *string) (created, duplicates int, err error)
+	// ListContainers returns containers with their artifacts, by ascending
+	// id.
+	ListContainers(ctx context.Context, q ContainerQuery) ([]cef.Container, error)
+	// Container returns one container with its artifacts, or ErrNotFound.
+	Container(ctx context.Context, id int64) (cef.Container, error)
+	// UpdateContainer applies a triage change and returns the container as
+	// stored afterwards.
+	UpdateContainer(ctx context.Context, id int64, u ContainerUpdate) (cef.Container, error)
+}
+
+// KV is the persistent key-value data of playbooks, one namespace each (the
+// playbook name).
+type KV interface {
+	KVGet(ctx context.Context, ns, key string) (value string, ok bool, err error)
+	KVSet(ctx context.Context, ns, key, value string) error
+	KVDelete(ctx context.Context, ns, key string) error
+}
+
+// Runs is the run history.
+type Runs interface {
+	// StartRun records a run as "running" and assigns r.ID. When
+	// r.ContainerID is set and the playbook already has a run for that
+	// container, it returns ErrDuplicateRun and records nothing.
+	StartRun(ctx context.Context, r *Run) error
+	// FinishRun records the run's outcome and its steps in one transaction.
+	FinishRun(ctx context.Context, r *Run) error
+	// ListRuns returns runs, newest first, with their steps.
+	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
+	// GetRun returns one run with its steps, or ErrNotFound.
+	GetRun(ctx context.Context, id int64) (Run, error)
+}
+
+// Store is everything the engine keeps.
+type Store interface {
+	Containers
+	KV
+	Runs
+	Close() error
+}
+
+// Limits of list queries. A query without a limit gets DefaultLimit; a
+// larger one than MaxLimit gets MaxLimit, so a single call stays bounded and
+// callers page with AfterID.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// ContainerQuery selects containers: those of Asset (all assets when empty)
+// with an id above AfterID, at most Limit of them.
+type ContainerQuery struct {
+	Asset   string
+	AfterID int64
+	Limit   int
+}
+
+// ContainerUpdate is a triage change. Nil and empty fields leave the
+// container as it is; tags already present are not added twice.
+type ContainerUpdate struct {
+	Severity *string
+	Status   *string
+	AddTags  []string
+	AddNote  *string
+}
+
+// Run statuses.
+const (
+	RunRunning     = "running"
+	RunSuccess     = "success"
+	RunFailed      = "failed"
+	RunTimeout     = "timeout"
+	RunInterrupted = "interrupted"
+)
+
+// Run is one execution of a playbook. Its JSON form is the run record of
+// goshawk's contracts.
+type Run struct {
+	ID          int64          `json:"id"`
+	Playbook    string         `json:"playbook"`
+	Version     string         `json:"version"`
+	Trigger     string         `json:"trigger"`
+	Status      string         `json:"status"` // running|success|failed|timeout|interrupted
+	Inputs      map[string]any `json:"inputs"`
+	Result      any            `json:"result"`
+	Error       string         `json:"error"`
+	Steps       []Step         `json:"steps"`
+	Started     time.Time      `json:"started"`
+	Finished    *time.Time     `json:"finished"`
+	ContainerID int64          `json:"container_id,omitempty"`
+}
+
+// Step is one action call made by a run.
+type Step struct {
+	Asset      string  `json:"asset"`
+	Action     string  `json:"action"`
+	Status     string  `json:"status"`
+	Message    string  `json:"message"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// RunQuery selects runs: those of Playbook (all when empty), newest first,
+// at most Limit of them.
+type RunQuery struct {
+	Playbook string
+	Limit    int
+}
+
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}

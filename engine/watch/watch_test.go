@@ -1,0 +1,156 @@
+package watch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func yamlOnly(path string) bool { return strings.HasSuffix(path, ".yaml") }
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func start(t *testing.T, dir string, o Options) *Watcher {
+	t.Helper()
+	o.OnError = func(err error) { t.Errorf("watcher error: %v", err) }
+	w, err := New([]string{dir}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func next(t *testing.T, w *Watcher) []Change {
+	t.Helper()
+	select {
+	case batch, ok := <-w.Events():
+		if !ok {
+			t.Fatal("events channel closed")
+		}
+		return batch
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change reported within 5s")
+		return nil
+	}
+}
+
+// expectOnly checks that batch holds exactly one change, of path, with the
+// given content ("" and removed for a removal).
+func expectOnly(t *testing.T, batch []Change, path, content string, removed bool) {
+	t.Helper()
+	if len(batch) != 1 {
+		t.Fatalf("got %d changes %+v, want 1 for %s", len(batch), batch, path)
+	}
+	c := batch[0]
+	if c.Path != path || c.Removed != removed || string(c.Data) != content {
+		t.Fatalf("got change {%s removed=%v data=%q}, want {%s removed=%v data=%q}", c.Path, c.Removed, c.Data, path, removed, content)
+	}
+	if removed != (c.Hash == "") {
+		t.Fatalf("change of %s has hash %q with removed=%v", path, c.Hash, removed)
+	}
+	if !removed && c.Hash != hash([]byte(content)) {
+		t.Fatalf("change of %s has hash %s, want the SHA-256 of its data", path, c.Hash)
+	}
+}
+
+func TestWriteTempThenRenameOver(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hunt.yaml")
+	write(t, path, "v1")
+	w := start(t, dir, Options{Match: yamlOnly})
+
+	tmp := filepath.Join(dir, ".hunt.yaml.swp")
+	write(t, tmp, "v2")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	expectOnly(t, next(t, w), path, "v2", false)
+}
+
+func TestRenameAwayThenWriteNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hunt.yaml")
+	write(t, path, "v1")
+	// A generous quiet period: the path is missing only for the few
+	// microseconds between the rename and the write below.
+	w := start(t, dir, Options{Match: yamlOnly, Debounce: 500 * time.Millisecond})
+
+	if err := os.Rename(path, path+"~"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "v2")
+	// The first report must be the new content, never a removal.
+	expectOnly(t, next(t, w), path, "v2", false)
+}
+
+func TestUnchangedRewriteReportsNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hunt.yaml")
+	write(t, path, "same")
+	w := start(t, dir, Options{Match: yamlOnly})
+
+	write(t, path, "same")
+	// A later, real change to another file is the witness: had the rewrite
+	// been reported, it would come before or with it.
+	other := filepath.Join(dir, "other.yaml")
+	write(t, other, "new")
+	expectOnly(t, next(t, w), other, "new", false)
+}
+
+func TestCreateChangeRemove(t *testing.T) {
+	dir := t.TempDir()
+	w := start(t, dir, Options{Match: yamlOnly})
+	path := filepath.Join(dir, "new.yaml")
+
+	write(t, path, "one")
+	expectOnly(t, next(t, w), path, "one", false)
+	write(t, path, "two")
+	expectOnly(t, next(t, w), path, "two", false)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	expectOnly(t, next(t, w), path, "", true)
+}
+
+func TestUnmatchedFilesAreIgnored(t *testing.T) {
+	dir := t.TempDir()
+	w := start(t, dir, Options{Match: yamlOnly})
+	write(t, filepath.Join(dir, "notes.txt"), "ignored")
+	path := filepath.Join(dir, "b.yaml")
+	write(t, path, "seen")
+	expectOnly(t, next(t, w), path, "seen", false)
+}
+
+func TestMissingFolder(t *testing.T) {
+	_, err := New([]string{filepath.Join(t.TempDir(), "absent")}, Options{})
+	if err == nil {
+		t.Fatal("New succeeded on a missing folder")
+	}
+	if !strings.Contains(err.Error(), "create it or fix the path") {
+		t.Fatalf("error %q does not say what to do", err)
+	}
+}
+
+func TestCloseClosesEvents(t *testing.T) {
+	w, err := New([]string{t.TempDir()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-w.Events(); ok {
+		t.Fatal("events channel still open after Close")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

@@ -1,0 +1,401 @@
+package threatconnect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/goshawk/goshawk/providers"
+)
+
+// conn returns the asset's client, or a failed result when the caller
+// passed something else (a wiring mistake, not a user error).
+func conn(call *providers.Call) (*Client, *providers.Result) {
+	c, ok := call.Conn.(*Client)
+	if !ok {
+		return nil, providers.Failedf("threatconnect: asset %s has no open ThreatConnect connection; open it with the threatconnect provider", call.Asset)
+	}
+	return c, nil
+}
+
+// failure turns a client error into a failed result with the app's
+// messages (reference §8.8). A JSON error body also goes to data.
+func (c *Client) failure(err error) *providers.Result {
+	var (
+		se *ServerError
+		ce *ConnectError
+		r  *providers.Result
+	)
+	switch {
+	case errors.As(err, &se):
+		if body := se.JSON(); body != nil {
+			r = providers.Failedf("Error from server, Status Code: %d data returned: %s", se.StatusCode, strings.TrimSpace(string(se.Body)))
+			r.Data = []any{body}
+		} else {
+			r = providers.Failedf("Status Code: %d. Data from server: %s", se.StatusCode, se.text())
+		}
+	case errors.As(err, &ce):
+		r = providers.Failedf("Error connecting: %s %s: %v", ce.Method, ce.URL, ce.Err)
+	case errors.Is(err, errBadJSON):
+		r = providers.Failedf("Unable to parse response as JSON")
+	default:
+		r = providers.Failedf("%v", err)
+	}
+	// A server that echoes what it received must not make us print the key.
+	r.Message = strings.ReplaceAll(r.Message, c.secretKey, "[redacted]")
+	return r
+}
+
+// failedWith prefixes the message of a failure with what was being done.
+func (c *Client) failedWith(prefix string, err error) *providers.Result {
+	r := c.failure(err)
+	r.Message = prefix + ". " + r.Message
+	return r
+}
+
+func (c *Client) ownersTarget() string { return c.rootPath + "/security/owners" }
+
+func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.Result {
+	c, fail := conn(call)
+	if fail != nil {
+		return fail
+	}
+	var env map[string]any
+	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
+		return c.failedWith("Test Connectivity Failed", err)
+	}
+	return providers.Succeeded("Test Connectivity Passed", nil, nil)
+}
+
+func runListOwners(ctx context.Context, call *providers.Call) *providers.Result {
+	c, fail := conn(call)
+	if fail != nil {
+		return fail
+	}
+	var env map[string]any
+	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
+		return c.failedWith("Unable to List Owners", err)
+	}
+	// TC sends count only when asked with count=true, so fall back to the
+	// length of the page.
+	n := int64(0)
+	if list, ok := env["data"].([]any); ok {
+		n = int64(len(list))
+	}
+	if count, ok := env["count"].(json.Number); ok {
+		if v, err := count.Int64(); err == nil {
+			n = v
+		}
+	}
+	return providers.Succeeded("List owners succeeded", []any{env}, map[string]any{"num_owners": n})
+}
+
+// listPage is one page of a list envelope.
+type listPage struct {
+	Status string            `json:"status"`
+	Next   string            `json:"next"`
+	Data   []json.RawMessage `json:"data"`
+}
+
+// huntSpec declares one hunt action. value declares the hunted parameter
+// (name, contains and doc); typeOf maps a valid value to its TC type.
+func huntSpec(name, summary string, value providers.Param, typeOf func(string) string) providers.Spec {
+	value.Type = providers.String
+	value.Required = true
+	param := value.Name
+	return providers.Spec{
+		Name: name, Summary: summary, Kind: providers.Investigate, ReadOnly: true,
+		Params: []providers.Param{
+			value,
+			{Name: "owner", Type: providers.String, Doc: "Indicator owners within ThreatConnect, separated by commas"},
+			{Name: "attribute", Type: providers.Bool, Doc: "Retrieves indicator attributes"},
+			{Name: "tag", Type: providers.Bool, Doc: "Retrieves indicator tags"},
+			{Name: "security_label", Type: providers.Bool, Doc: "Retrieves indicator security labels"},
+			{Name: "max_results", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1),
+				Doc: "Max indicators to return; further pages are fetched until this many are found"},
+		},
+		Run: func(ctx context.Context, call *providers.Call) *providers.Result {
+			c, fail := conn(call)
+			if fail != nil {
+				return fail
+			}
+			p := call.Params
+			v := p.String(param)
+			var fields []string
+			for _, f := range []struct{ param, field string }{
+				{"security_label", "securityLabels"}, {"tag", "tags"}, {"attribute", "attributes"},
+			} {
+				if p.Bool(f.param) {
+					fields = append(fields, f.field)
+				}
+			}
+			tql := huntTQL(typeOf(v), v, splitList(p.String("owner")))
+			found, err := c.search(ctx, c.huntTarget(tql, fields), int(p.Int("max_results")))
+			if err != nil {
+				return c.failure(err)
+			}
+			data := make([]any, 0, len(found))
+			for _, raw := range found {
+				ind, err := decodeJSON(raw)
+				if err != nil {
+					return c.failure(errBadJSON)
+				}
+				data = append(data, ind)
+			}
+			return providers.Succeeded(fmt.Sprintf("Found %d indicator(s)", len(data)),
+				[]any{map[string]any{"status": "Success", "data": data}},
+				map[string]any{"total_objects": len(data)})
+		},
+	}
+}
+
+// huntTarget is the first request of a hunt: only fields and tql, encoded as
+// the app encodes them (reference §3, vectors 2, 3 and 6).
+func (c *Client) huntTarget(tql string, fields []string) string {
+	q := url.Values{"tql": {tql}}
+	if len(fields) > 0 {
+		q["fields"] = fields
+	}
+	return c.rootPath + "/indicators?" + q.Encode()
+}
+
+// search fetches target and then follows the next links, as received, until
+// limit indicators are collected or there is no next page.
+func (c *Client) search(ctx context.Context, target string, limit int) ([]json.RawMessage, error) {
+	var found []json.RawMessage
+	seen := map[string]bool{}
+	for target != "" && !seen[target] {
+		seen[target] = true
+		var page listPage
+		if err := c.get(ctx, target, &page); err != nil {
+			return nil, err
+		}
+		found = append(found, page.Data...)
+		if len(found) >= limit {
+			return found[:limit], nil
+		}
+		if page.Next == "" || len(page.Data) == 0 {
+			break
+		}
+		next, err := c.nextTarget(page.Next)
+		if err != nil {
+			return nil, err
+		}
+		target = next
+	}
+	return found, nil
+}
+
+// nextTarget returns the request target of a next link, byte for byte as
+// received, so that it is signed as the server will see it. A link to
+// another scheme or host is refused: following it would send a signed
+// request to a server the asset was not configured for.
+func (c *Client) nextTarget(next string) (string, error) {
+	u, err := url.Parse(next)
+	if err != nil {
+		return "", fmt.Errorf("threatconnect: the server's next link is not a URL: %w", err)
+	}
+	if !strings.EqualFold(u.Scheme, c.scheme) || !strings.EqualFold(u.Host, c.host) || u.User != nil {
+		return "", fmt.Errorf("threatconnect: refusing to follow the next link to %s://%s: it is not the configured base_url host %s://%s; check base_url and the server's public URL setting",
+			u.Scheme, u.Hostname(), c.scheme, c.host)
+	}
+	_, rest, _ := strings.Cut(next, "://")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", fmt.Errorf("threatconnect: the server's next link has no path")
+	}
+	target, _, _ := strings.Cut(rest[i:], "#")
+	for _, r := range target {
+		if r <= ' ' || r == 0x7f {
+			return "", fmt.Errorf("threatconnect: the server's next link contains white space or control characters")
+		}
+	}
+	return target, nil
+}
+
+// The ThreatConnect indicator types post_data creates.
+const (
+	typeAddress = "Address"
+	typeEmail   = "EmailAddress"
+	typeFile    = "File"
+	typeHost    = "Host"
+	typeURL     = "URL"
+)
+
+// indicatorBody is the JSON body of POST /indicators. Pointers mark the
+// optional values: nil is omitted, while a given 0 or false is sent.
+type indicatorBody struct {
+	Type           string         `json:"type"`
+	IP             string         `json:"ip,omitempty"`
+	Address        string         `json:"address,omitempty"`
+	MD5            string         `json:"md5,omitempty"`
+	SHA1           string         `json:"sha1,omitempty"`
+	SHA256         string         `json:"sha256,omitempty"`
+	Text           string         `json:"text,omitempty"`
+	HostName       string         `json:"hostName,omitempty"`
+	Rating         *float64       `json:"rating,omitempty"`
+	Confidence     *int64         `json:"confidence,omitempty"`
+	Size           *int64         `json:"size,omitempty"`
+	DNSActive      *bool          `json:"dnsActive,omitempty"`
+	WhoisActive    *bool          `json:"whoisActive,omitempty"`
+	Attributes     *attributeList `json:"attributes,omitempty"`
+	Tags           *namedList     `json:"tags,omitempty"`
+	SecurityLabels *namedList     `json:"securityLabels,omitempty"`
+}
+
+type attributeList struct {
+	Data []attribute `json:"data"`
+}
+
+type attribute struct {
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+	Default bool   `json:"default"`
+}
+
+type namedList struct {
+	Data []named `json:"data"`
+}
+
+type named struct {
+	Name string `json:"name"`
+}
+
+// resolvePrimary builds the indicator of a primary_field (reference §8.4):
+// one value of any supported kind, or several hashes that make one File.
+func resolvePrimary(field string) (indicatorBody, error) {
+	values := splitList(field)
+	switch {
+	case len(values) == 0:
+		return indicatorBody{}, errUnresolvedPrimary
+	case len(values) == 1:
+		v := values[0]
+		switch {
+		case providers.IsIP(v):
+			return indicatorBody{Type: typeAddress, IP: v}, nil
+		case providers.IsEmail(v):
+			return indicatorBody{Type: typeEmail, Address: v}, nil
+		case providers.IsHash(v):
+			b := indicatorBody{Type: typeFile}
+			b.setHash(v)
+			return b, nil
+		case providers.IsURL(v):
+			return indicatorBody{Type: typeURL, Text: v}, nil
+		case providers.IsDomain(v):
+			return indicatorBody{Type: typeHost, HostName: v}, nil
+		}
+		return indicatorBody{}, errUnresolvedPrimary
+	}
+	b := indicatorBody{Type: typeFile}
+	for _, v := range values {
+		if !providers.IsHash(v) {
+			return indicatorBody{}, errUnresolvedPrimary
+		}
+		b.setHash(v) // the last hash of each kind wins, as documented
+	}
+	return b, nil
+}
+
+func (b *indicatorBody) setHash(h string) {
+	switch len(h) {
+	case 32:
+		b.MD5 = h
+	case 40:
+		b.SHA1 = h
+	case 64:
+		b.SHA256 = h
+	}
+}
+
+// postTarget asks for the extras of the returned indicator, each once.
+func (c *Client) postTarget() string {
+	return c.rootPath + "/indicators?fields=securityLabels&fields=tags&fields=attributes"
+}
+
+func runPostData(ctx context.Context, call *providers.Call) *providers.Result {
+	c, fail := conn(call)
+	if fail != nil {
+		return fail
+	}
+	p := call.Params
+	body, err := resolvePrimary(p.String("primary_field"))
+	if err != nil {
+		return providers.Failedf("%v", err)
+	}
+	if p.Has("rating") {
+		r := p.Float("rating")
+		body.Rating = &r
+	}
+	if p.Has("confidence") {
+		n := p.Int("confidence")
+		body.Confidence = &n
+	}
+	if body.Type == typeFile && p.Has("size") {
+		n := p.Int("size")
+		body.Size = &n
+	}
+	if body.Type == typeHost {
+		if p.Has("dns_active") {
+			b := p.Bool("dns_active")
+			body.DNSActive = &b
+		}
+		if p.Has("whois_active") {
+			b := p.Bool("whois_active")
+			body.WhoisActive = &b
+		}
+	}
+	attrName, attrValue := p.String("attribute_name"), p.String("attribute_value")
+	withAttribute := attrName != "" && attrValue != ""
+	if withAttribute {
+		body.Attributes = &attributeList{Data: []attribute{{Type: attrName, Value: attrValue, Default: true}}}
+	}
+	if t := p.String("tag"); t != "" {
+		body.Tags = &namedList{Data: []named{{Name: t}}}
+	}
+	if l := p.String("security_label"); l != "" {
+		body.SecurityLabels = &namedList{Data: []named{{Name: l}}}
+	}
+	payload, err := encodeBody(body)
+	if err != nil {
+		return providers.Failedf("threatconnect: post_data: encode the indicator: %v", err)
+	}
+
+	var env map[string]any
+	if err := c.call(ctx, http.MethodPost, c.postTarget(), payload, &env); err != nil {
+		return c.failure(err)
+	}
+	return providers.Succeeded("Data successfully posted to ThreatConnect", []any{env}, map[string]any{
+		"total_objects":             1,
+		"indicator_created/updated": true,
+		"attribute_added":           withAttribute && hasAttribute(env, attrName, attrValue),
+	})
+}
+
+// encodeBody marshals without HTML escaping, so a URL's & goes out as is.
+func encodeBody(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
+// hasAttribute reports whether the returned indicator carries the attribute.
+func hasAttribute(env map[string]any, typ, value string) bool {
+	ind, _ := env["data"].(map[string]any)
+	attrs, _ := ind["attributes"].(map[string]any)
+	list, _ := attrs["data"].([]any)
+	for _, a := range list {
+		m, _ := a.(map[string]any)
+		if m["type"] == typ && m["value"] == value {
+			return true
+		}
+	}
+	return false
+}

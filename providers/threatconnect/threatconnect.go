@@ -1,0 +1,184 @@
+// Package threatconnect is goshawk's ThreatConnect connector: an HMAC-signed
+// client for the ThreatConnect v3 REST API, the table of actions playbooks
+// call (hunts, post_data, list_owners, test_connectivity) and on_poll, which
+// turns new indicators into containers through a cef.Sink with a
+// transactional checkpoint.
+//
+// The provider declares its asset config and its actions once, as
+// providers.Spec values; the Lua binding, the CLI, the docs and lint all read
+// that table, and every parameter is checked before any request. The
+// emulator used by the tests and by `goshawk demo` lives in tcfake.
+package threatconnect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/goshawk/goshawk/providers"
+)
+
+// Provider returns the threatconnect provider. Each call returns a new value,
+// so a registry owns the one it is given.
+func Provider() *providers.Provider {
+	return &providers.Provider{
+		Name:    "threatconnect",
+		Summary: "ThreatConnect: hunt and post indicators, list owners and ingest new indicators over the v3 REST API",
+		Config:  configParams(),
+		Open:    open,
+		Actions: actions(),
+	}
+}
+
+func configParams() []providers.Param {
+	return []providers.Param{
+		{Name: "base_url", Type: providers.String, Required: true, Check: checkBaseURL,
+			Doc: "Base URL of the instance, e.g. https://api.threatconnect.com or https://companyabc.threatconnect.com/api"},
+		{Name: "access_id", Type: providers.String, Required: true, Check: checkNonEmpty("access_id"),
+			Doc: "Access ID of the API user"},
+		{Name: "secret_key", Type: providers.String, Required: true, Secret: true, Check: checkNonEmpty("secret_key"),
+			Doc: "Secret key of the API user"},
+		{Name: "max_containers", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1),
+			Doc: "Max containers per poll"},
+		{Name: "interval_days", Type: providers.Integer, Default: int64(7), Min: providers.Bound(1),
+			Doc: "Last 'N' days to get data from during the first scheduled poll and every poll now"},
+		{Name: "verify_server_cert", Type: providers.Bool, Default: true,
+			Doc: "Verify the server's TLS certificate"},
+		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: checkPositive("timeout"),
+			Doc: "Timeout of each HTTP request; failed attempts are retried up to 3 times in all"},
+		{Name: "poll", Type: providers.Duration, Check: checkPositive("poll"),
+			Doc: "Interval of the scheduled on_poll, e.g. 15m; absent means no scheduled poll"},
+	}
+}
+
+func open(asset string, cfg providers.Values) (any, error) {
+	c, err := NewClient(ClientConfig{
+		BaseURL:          cfg.String("base_url"),
+		AccessID:         cfg.String("access_id"),
+		SecretKey:        cfg.String("secret_key"),
+		VerifyServerCert: cfg.Bool("verify_server_cert"),
+		Timeout:          cfg.Duration("timeout"),
+		MaxContainers:    int(cfg.Int("max_containers")),
+		IntervalDays:     int(cfg.Int("interval_days")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("threatconnect: open asset %s: %w", asset, err)
+	}
+	return c, nil
+}
+
+func checkBaseURL(v any) error {
+	s, _ := v.(string)
+	_, err := APIRoot(s)
+	return err
+}
+
+func checkNonEmpty(name string) func(any) error {
+	return func(v any) error {
+		if s, _ := v.(string); strings.TrimSpace(s) == "" {
+			return fmt.Errorf("%s must not be empty", name)
+		}
+		return nil
+	}
+}
+
+func checkPositive(name string) func(any) error {
+	return func(v any) error {
+		if d, _ := v.(time.Duration); d <= 0 {
+			return fmt.Errorf("%s must be positive, such as 30s", name)
+		}
+		return nil
+	}
+}
+
+// The contains types post_data accepts in primary_field.
+var primaryContains = []string{"ip", "ipv6", "email", "hash", "md5", "sha1", "sha256", "domain", "url"}
+
+func actions() []providers.Spec {
+	return []providers.Spec{
+		{
+			Name: "on_poll", Kind: providers.Ingest, ReadOnly: true,
+			Summary: "Ingest indicators added since the last poll as containers, oldest first",
+			Params: []providers.Param{
+				{Name: "container_count", Type: providers.Integer, Min: providers.Bound(1),
+					Doc: "Max containers to create; defaults to the asset's max_containers"},
+				{Name: "poll_now", Type: providers.Bool,
+					Doc: "Look back interval_days and leave the checkpoint where it is"},
+			},
+			Run: runPoll,
+		},
+		{
+			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
+			Summary: "Validate the asset configuration for connectivity",
+			Run:     runTestConnectivity,
+		},
+		{
+			Name: "list_owners", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "List the owners visible with the configured credentials",
+			Run:     runListOwners,
+		},
+		{
+			Name: "post_data", Kind: providers.Generic,
+			Summary: "Create an indicator and post it to ThreatConnect",
+			Params: []providers.Param{
+				{Name: "confidence", Type: providers.Number, Min: providers.Bound(0), Max: providers.Bound(100), Check: checkWhole("confidence", 0, 100),
+					Doc: "Analytic confidence (0 to 100)"},
+				{Name: "dns_active", Type: providers.Bool, Doc: "Is DNS active (hosts only)"},
+				{Name: "primary_field", Type: providers.String, Required: true, Contains: primaryContains, Check: checkPrimaryField,
+					Doc: "IP, email, file hash, domain, or URL; several hashes separated by commas make one File indicator"},
+				{Name: "rating", Type: providers.Number, Min: providers.Bound(0), Max: providers.Bound(5),
+					Doc: "Indicator rating (0 to 5)"},
+				{Name: "size", Type: providers.Integer, Min: providers.Bound(0), Doc: "Size of file in bytes (files only)"},
+				{Name: "whois_active", Type: providers.Bool, Doc: "Is WHOIS active (hosts only)"},
+				{Name: "attribute_name", Type: providers.String, Doc: "Name of attribute to add (needs attribute_value)"},
+				{Name: "attribute_value", Type: providers.String, Doc: "Value of attribute to add (needs attribute_name)"},
+				{Name: "tag", Type: providers.String, Doc: "Name of Indicator Tag to add"},
+				{Name: "security_label", Type: providers.String, Doc: "Name of Security Label to add"},
+			},
+			Run: runPostData,
+		},
+		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information",
+			providers.Param{Name: "ip", Contains: []string{"ip", "ipv6"}, Doc: "IP to hunt"},
+			func(string) string { return "Address" }),
+		huntSpec("hunt_file", "Hunt a file hash and retrieve available information",
+			providers.Param{Name: "hash", Contains: []string{"hash", "md5", "sha1", "sha256"}, Doc: "File hash (md5, sha1, sha256)"},
+			func(string) string { return "File" }),
+		huntSpec("hunt_email", "Hunt an email and retrieve available information",
+			providers.Param{Name: "email", Contains: []string{"email"}, Doc: "Email address"},
+			func(string) string { return "EmailAddress" }),
+		huntSpec("hunt_domain", "Hunt a domain and retrieve available information",
+			providers.Param{Name: "domain", Contains: []string{"url", "domain"}, Doc: "Domain or URL name; a value with a scheme is hunted as a URL"},
+			func(v string) string {
+				if providers.IsURL(v) {
+					return "URL"
+				}
+				return "Host"
+			}),
+		huntSpec("hunt_url", "Hunt a URL and retrieve available information",
+			providers.Param{Name: "url", Contains: []string{"url"}, Doc: "URL to find"},
+			func(string) string { return "URL" }),
+	}
+}
+
+// checkWhole rejects a fractional number; the range itself is checked by
+// Min and Max.
+func checkWhole(name string, lo, hi int) func(any) error {
+	return func(v any) error {
+		if f, _ := v.(float64); f != math.Trunc(f) {
+			return fmt.Errorf("Parameter '%s' must be an integer between %d and %d", name, lo, hi)
+		}
+		return nil
+	}
+}
+
+// errUnresolvedPrimary is the message of a primary_field that is neither one
+// indicator value nor a list of hashes.
+var errUnresolvedPrimary = errors.New("Could not resolve primary_field parameter type. Please check provided value of primary_field parameter.")
+
+func checkPrimaryField(v any) error {
+	s, _ := v.(string)
+	_, err := resolvePrimary(s)
+	return err
+}

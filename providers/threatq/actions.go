@@ -1,0 +1,430 @@
+package threatq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goshawk/goshawk/providers"
+)
+
+// The parameters shared by the list actions. Each action gets its own copy
+// through the functions below, so no two specs share a slice.
+func limitParam() providers.Param {
+	return providers.Param{Name: "limit", Type: providers.Integer, Min: providers.Bound(1), Max: providers.Bound(1000),
+		Doc: "Maximum number of results, 1 to 1000 (the server's default is 25)"}
+}
+
+func offsetParam() providers.Param {
+	return providers.Param{Name: "offset", Type: providers.Integer, Min: providers.Bound(0),
+		Doc: "Number of results to skip, for paging"}
+}
+
+func sortParam() providers.Param {
+	return providers.Param{Name: "sort", Type: providers.String,
+		Doc: "Fields to sort by, comma separated; a leading - sorts descending, e.g. -created_at,id"}
+}
+
+func withParam() providers.Param {
+	return providers.Param{Name: "with", Type: providers.String,
+		Doc: "Relations to embed, comma separated, e.g. type,status,sources,attributes"}
+}
+
+func cursorParam() providers.Param {
+	return providers.Param{Name: "cursor", Type: providers.String,
+		Doc: "Cursor paging: * starts, then pass the nextCursorMark of the previous page (sent as cursorMark)"}
+}
+
+func importIDParam() providers.Param {
+	return providers.Param{Name: "import_id", Type: providers.Integer, Required: true, Min: providers.Bound(1),
+		Doc: "Id of the import session"}
+}
+
+func importIndicatorIDParam() providers.Param {
+	return providers.Param{Name: "import_indicator_id", Type: providers.Integer, Required: true, Min: providers.Bound(1),
+		Doc: "Id of the staged indicator within the import session"}
+}
+
+func queryParam(name, doc string) providers.Param {
+	return providers.Param{Name: name, Type: providers.Object, Check: checkQuery(name), Doc: doc}
+}
+
+// queryNames maps parameter names to the query-string names ThreatQ uses.
+var queryNames = map[string]string{"cursor": "cursorMark"}
+
+// queryOf puts the named parameters that were given into a query string.
+func queryOf(p providers.Values, names ...string) url.Values {
+	q := url.Values{}
+	for _, n := range names {
+		v, ok := p[n]
+		if !ok {
+			continue
+		}
+		key := n
+		if k, ok := queryNames[n]; ok {
+			key = k
+		}
+		q.Set(key, scalarString(v))
+	}
+	return q
+}
+
+// bodyOf puts the named parameters that were given into a JSON object.
+func bodyOf(p providers.Values, names ...string) map[string]any {
+	b := map[string]any{}
+	for _, n := range names {
+		if v, ok := p[n]; ok {
+			b[n] = v
+		}
+	}
+	return b
+}
+
+func importPath(p providers.Values, rest string) string {
+	return fmt.Sprintf("/imports/%d%s", p.Int("import_id"), rest)
+}
+
+func actions() []providers.Spec {
+	return []providers.Spec{
+		{
+			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
+			Summary: "Sign in and list the indicator statuses to check the asset's URL and credentials",
+			Run:     runTestConnectivity,
+		},
+		{
+			Name: "create_event", Kind: providers.Generic,
+			Summary: "Create an event",
+			Params: []providers.Param{
+				{Name: "title", Type: providers.String, Doc: "Title of the event"},
+				{Name: "type", Type: providers.String, Doc: "Event type name, e.g. Spearphish, Malware, Incident"},
+				{Name: "happened_at", Type: providers.String, Check: checkHappenedAt, Doc: "When it happened, UTC, as YYYY-MM-DD HH:MM:SS"},
+				{Name: "sources", Type: providers.Array, Doc: "Sources, e.g. [{\"name\": \"goshawk\", \"tlp\": {\"name\": \"AMBER\"}}]"},
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				// Never retried: a retry after a lost response would create the event twice.
+				return request{method: http.MethodPost, path: "/events",
+					body: bodyOf(p, "title", "type", "happened_at", "sources")}, nil
+			}}.run,
+		},
+		{
+			Name: "create_indicators", Kind: providers.Generic,
+			Summary: "Create indicators, or return the existing ones (ThreatQ upserts on value and type)",
+			Params: []providers.Param{
+				{Name: "indicators", Type: providers.Array, Required: true, Check: checkIndicators,
+					Doc: "Indicators to create, each {value, type (name) or type_id, status_id, class, sources, attributes}"},
+				limitParam(), offsetParam(), sortParam(), withParam(),
+			},
+			Run: action{build: buildCreateIndicators, itemErrors: true}.run,
+		},
+		{
+			Name: "delete_import_indicator", Kind: providers.Generic,
+			Summary: "Remove a staged indicator from an import session",
+			Params:  []providers.Param{importIDParam(), importIndicatorIDParam()},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodDelete, idempotent: true,
+					path: importPath(p, fmt.Sprintf("/indicators/%d", p.Int("import_indicator_id")))}, nil
+			}}.run,
+		},
+		{
+			Name: "get_event_list", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "List events",
+			Params:  []providers.Param{limitParam(), offsetParam(), sortParam(), withParam()},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodGet, path: "/events", idempotent: true,
+					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
+			}}.run,
+		},
+		{
+			Name: "get_indicator_by_id", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "Get one indicator by its id",
+			Params: []providers.Param{
+				{Name: "id", Type: providers.String, Required: true, Check: checkID, Doc: "Id of the indicator"},
+				withParam(),
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodGet, idempotent: true,
+					path:  "/indicators/" + url.PathEscape(strings.TrimSpace(p.String("id"))),
+					query: queryOf(p, "with")}, nil
+			}}.run,
+		},
+		{
+			Name: "get_indicators_list", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "List indicators, optionally filtered by value (% is a wildcard)",
+			Params: []providers.Param{
+				limitParam(), offsetParam(), sortParam(), withParam(),
+				{Name: "value", Type: providers.String, Doc: "Only indicators with this value; % is a wildcard, e.g. %example.com"},
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodGet, path: "/indicators", idempotent: true,
+					query: queryOf(p, "limit", "offset", "sort", "with", "value")}, nil
+			}}.run,
+		},
+		{
+			Name: "import_events", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "List the staged events of an import session",
+			Params:  []providers.Param{importIDParam(), limitParam(), offsetParam(), sortParam(), withParam()},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodGet, path: importPath(p, "/events"), idempotent: true,
+					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
+			}}.run,
+		},
+		{
+			Name: "indicator_search", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "Search indicators with the query language (criteria and filters)",
+			Params: []providers.Param{
+				queryParam("criteria", "Query expression, e.g. {\"+or\": [{\"mentions\": \"org\"}, {\"value\": {\"+contains\": \"test.com\"}}]}"),
+				queryParam("filters", "Query expression that must also hold, e.g. {\"+and\": [{\"type_name\": \"FQDN\"}, {\"score\": {\"+gte\": 6}}]}"),
+				limitParam(), offsetParam(), sortParam(), cursorParam(),
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodPost, path: "/indicators/query", idempotent: true,
+					query: queryOf(p, "limit", "offset", "sort", "cursor"),
+					body:  bodyOf(p, "criteria", "filters")}, nil
+			}}.run,
+		},
+		{
+			Name: "indicator_search_with_value", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "Search indicators whose value contains a string (% is a wildcard)",
+			Params: []providers.Param{
+				{Name: "value", Type: providers.String, Required: true, Check: checkNonEmptyParam("value"),
+					Doc: "Text to look for in indicator values, e.g. example.com or %test%"},
+				limitParam(), offsetParam(), withParam(),
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodGet, path: "/indicators/search", idempotent: true,
+					query: queryOf(p, "value", "limit", "offset", "with")}, nil
+			}}.run,
+		},
+		{
+			Name: "indicators_query", Kind: providers.Investigate, ReadOnly: true,
+			Summary: "Query indicators with the query language, choosing the fields returned",
+			Params: []providers.Param{
+				{Name: "fields", Type: providers.Array, Doc: "Fields to return, e.g. [\"*\", \"score\", \"sources.name\"]"},
+				queryParam("filters", "Query expression, e.g. {\"+or\": [{\"value\": \"baddomain.com\"}, {\"value\": \"68.68.21.21\"}]}"),
+				queryParam("criteria", "Query expression that must also hold"),
+				limitParam(), offsetParam(),
+				{Name: "rows", Type: providers.Integer, Min: providers.Bound(0), Doc: "Passed through as the rows query parameter"},
+				sortParam(), withParam(), cursorParam(),
+			},
+			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+				return request{method: http.MethodPost, path: "/indicators/query", idempotent: true,
+					query: queryOf(p, "limit", "offset", "rows", "sort", "with", "cursor"),
+					body:  bodyOf(p, "fields", "filters", "criteria")}, nil
+			}}.run,
+		},
+		{
+			Name: "update_import_indicator", Kind: providers.Generic,
+			Summary: "Update a staged indicator of an import session",
+			Params: []providers.Param{
+				importIDParam(), importIndicatorIDParam(),
+				{Name: "value", Type: providers.String, Doc: "New value"},
+				{Name: "type_id", Type: providers.String, Doc: "Indicator type id, or a type name such as IP Address"},
+				{Name: "status_id", Type: providers.Integer, Min: providers.Bound(1), Doc: "Indicator status id (1 Active, 2 Expired, 3 Indirect, 4 Review, 5 Whitelisted by default)"},
+				{Name: "source", Type: providers.Object, Doc: "Source, e.g. {\"name\": \"goshawk\", \"tlp\": {\"name\": \"GREEN\"}}"},
+				{Name: "whitelisted", Type: providers.String, Check: checkWhitelisted, Doc: "Y or N (true or false also accepted)"},
+			},
+			Run: action{build: buildUpdateImportIndicator}.run,
+		},
+	}
+}
+
+func checkNonEmptyParam(name string) func(any) error {
+	return func(v any) error {
+		if s, _ := v.(string); strings.TrimSpace(s) == "" {
+			return fmt.Errorf("Parameter '%s' must not be empty", name)
+		}
+		return nil
+	}
+}
+
+// buildCreateIndicators resolves every type name to an id before the write,
+// so an unknown name fails the action without creating anything.
+func buildCreateIndicators(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error) {
+	in := p.Array("indicators")
+	items := make([]any, 0, len(in))
+	for _, it := range in {
+		src, _ := it.(map[string]any)
+		item := make(map[string]any, len(src))
+		for k, v := range src {
+			item[k] = v
+		}
+		ref := item["type_id"]
+		if ref == nil {
+			ref = item["type"]
+		}
+		id, err := c.typeID(ctx, env, ref)
+		if err != nil {
+			return request{}, err
+		}
+		delete(item, "type")
+		item["type_id"] = id
+		if n, err := strconv.ParseInt(strings.TrimSpace(scalarString(item["status_id"])), 10, 64); err == nil {
+			item["status_id"] = n
+		}
+		items = append(items, item)
+	}
+	return request{method: http.MethodPost, path: "/indicators", idempotent: true,
+		query: queryOf(p, "limit", "offset", "sort", "with"), body: items}, nil
+}
+
+func buildUpdateImportIndicator(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error) {
+	body := bodyOf(p, "value", "status_id", "source")
+	if p.Has("type_id") {
+		id, err := c.typeID(ctx, env, p.String("type_id"))
+		if err != nil {
+			return request{}, err
+		}
+		body["type_id"] = id
+	}
+	if p.Has("whitelisted") {
+		body["whitelisted"], _ = yesNo(p["whitelisted"])
+	}
+	if len(body) == 0 {
+		return request{}, errNothingToUpdate
+	}
+	return request{method: http.MethodPut, idempotent: true, body: body,
+		path: importPath(p, fmt.Sprintf("/indicators/%d", p.Int("import_indicator_id")))}, nil
+}
+
+// errNothingToUpdate is an update_import_indicator call without any field
+// to change; it is refused before any request.
+var errNothingToUpdate = errors.New("Give at least one of value, type_id, status_id, source or whitelisted to update")
+
+// action runs one request-response action. build turns the validated
+// parameters into the request, making any lookups it needs first.
+type action struct {
+	build func(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error)
+	// itemErrors marks a create whose 2xx body can still hold per-item errors.
+	itemErrors bool
+}
+
+func (a action) run(ctx context.Context, call *providers.Call) *providers.Result {
+	c, ok := call.Conn.(*client)
+	if !ok {
+		return providers.Failedf("threatq: asset %s has no ThreatQ connection; configure it with provider: threatq", call.Asset)
+	}
+	env := newCallEnv(call)
+	req, err := a.build(ctx, c, env, call.Params)
+	if err != nil {
+		return c.failure(err)
+	}
+	resp, err := c.do(ctx, env, req)
+	if err != nil {
+		return c.failure(err)
+	}
+	return c.result(resp, a.itemErrors)
+}
+
+func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.Result {
+	res := action{build: func(context.Context, *client, callEnv, providers.Values) (request, error) {
+		return request{method: http.MethodGet, path: "/indicator/statuses", idempotent: true}, nil
+	}}.run(ctx, call)
+	if res.OK() {
+		res.Message = "Test Connectivity Passed"
+	} else {
+		res.Message = "Test Connectivity Failed: " + res.Message
+	}
+	return res
+}
+
+func newCallEnv(call *providers.Call) callEnv {
+	env := callEnv{log: call.Env.Log, now: call.Env.Now}
+	if env.log == nil {
+		env.log = slog.New(slog.DiscardHandler)
+	}
+	if env.now == nil {
+		env.now = time.Now
+	}
+	env.log = env.log.With("asset", call.Asset)
+	return env
+}
+
+// result renders a response as the Swimlane result (reference §9.4).
+func (c *client) result(resp *response, checkItems bool) *providers.Result {
+	body := decodeBody(resp.body)
+	entry := map[string]any{
+		"status_code":      resp.status,
+		"reason":           http.StatusText(resp.status),
+		"response_headers": responseHeaders(resp.header),
+		"json_body":        body,
+	}
+	summary := map[string]any{"status_code": resp.status}
+	msg := fmt.Sprintf("Status Code: %d", resp.status)
+	if m, ok := body.(map[string]any); ok {
+		if t, ok := m["total"].(float64); ok {
+			summary["total"] = int64(t)
+			msg += fmt.Sprintf("; total: %d", int64(t))
+		}
+	}
+	var res *providers.Result
+	switch {
+	case resp.status < 200 || resp.status > 299:
+		res = providers.Failedf("%s", c.redact(serverErrorMessage(resp)))
+	case checkItems && len(itemErrors(body)) > 0:
+		res = providers.Failedf("%s", c.redact("Some indicators were not created: "+strings.Join(itemErrors(body), "; ")))
+	default:
+		return providers.Succeeded(msg, []any{entry}, summary)
+	}
+	res.Data = []any{entry}
+	res.Summary = summary
+	return res
+}
+
+// failure renders an error that kept the action from getting its answer.
+func (c *client) failure(err error) *providers.Result {
+	var (
+		ae *authError
+		ce *connError
+		se *serverError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return providers.Failedf("%s", ae.message())
+	case errors.As(err, &se):
+		return c.result(se.resp, false)
+	case errors.As(err, &ce):
+		return providers.Failedf("Error connecting: %s", c.redact(ce.Error()))
+	case isContextError(err):
+		return providers.Failedf("Error connecting: %v", err)
+	}
+	return providers.Failedf("%s", c.redact(err.Error()))
+}
+
+// responseHeaders renders the response headers with lower-case names, as
+// the Swimlane connector shows them. The session cookie is redacted and no
+// authentication header is ever carried.
+func responseHeaders(h http.Header) map[string]any {
+	out := make(map[string]any, len(h))
+	for name, vals := range h {
+		key := strings.ToLower(name)
+		switch key {
+		case "authorization", "proxy-authorization", "cookie":
+			continue
+		case "set-cookie":
+			red := make([]string, len(vals))
+			for i, v := range vals {
+				red[i] = redactCookie(v)
+			}
+			vals = red
+		}
+		out[key] = strings.Join(vals, ", ")
+	}
+	return out
+}
+
+// redactCookie keeps a Set-Cookie's name and attributes and hides its value.
+func redactCookie(v string) string {
+	pair, attrs, _ := strings.Cut(v, ";")
+	name, _, _ := strings.Cut(pair, "=")
+	out := strings.TrimSpace(name) + "=[redacted]"
+	if attrs != "" {
+		out += ";" + attrs
+	}
+	return out
+}

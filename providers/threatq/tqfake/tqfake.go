@@ -1,0 +1,523 @@
+// Package tqfake is an in-process, faithful emulator of the ThreatQuotient
+// ThreatQ REST API. The threatq provider's tests run against it over real
+// HTTP, and `goshawk demo` mounts its handler so the shipped playbooks have
+// something to talk to.
+//
+// It implements the OAuth password, refresh and client-credentials grants,
+// the bearer check on every other route, the list conventions (limit, offset,
+// sort, with and `%` filters), the indicator query language, indicator and
+// event creation, and the import-session staging routes the Swimlane
+// connector uses. Fault knobs (latency, forced statuses, connection resets,
+// token revocation) let client tests exercise retries and re-authentication
+// without timing luck.
+//
+// Where the vendor's behaviour is undocumented, the emulator follows the
+// choices recorded in the project's ThreatQ reference; the package comments
+// of each route say which.
+package tqfake
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default credentials accepted by a Server whose Options leave them empty.
+const (
+	DefaultEmail        = "analyst@example.com"
+	DefaultPassword     = "correct horse battery staple"
+	DefaultClientID     = "goshawk-client"
+	DefaultClientSecret = "goshawk-client-secret"
+)
+
+// DefaultTokenLifetime is how long an access token lives when
+// Options.TokenLifetime is zero.
+const DefaultTokenLifetime = time.Hour
+
+// maxRecordedRequests bounds the request log so that long benchmarks run in
+// flat memory; RequestCount keeps counting past it.
+const maxRecordedRequests = 10_000
+
+// maxBodyBytes bounds a request body; anything larger is refused with 413 so
+// a runaway client cannot exhaust memory.
+const maxBodyBytes = 8 << 20
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Email, Password and ClientID are the credentials of the password grant;
+	// the Default* constants are used when empty.
+	Email, Password, ClientID string
+	// ClientSecret is the secret of the client-credentials grant
+	// (DefaultClientSecret when empty).
+	ClientSecret string
+	// TokenLifetime is how long issued access tokens stay valid, measured
+	// against Now (DefaultTokenLifetime when zero). Tests set one second and
+	// advance the clock to force re-authentication.
+	TokenLifetime time.Duration
+	// Now is the clock used for token expiry, timestamps and seed dates
+	// (time.Now when nil).
+	Now func() time.Time
+	// Empty starts the server without indicators, events, sources or import
+	// sessions. Statuses, indicator types and event types are always present.
+	Empty bool
+}
+
+// Request is one request as the server received it, with secrets redacted:
+// the Authorization and Cookie headers, and password, client_secret and token
+// fields in the query string or body.
+type Request struct {
+	Method     string
+	RequestURI string
+	Path       string
+	Header     http.Header
+	Body       []byte
+}
+
+// Server is a running (New) or mountable (NewHandler) ThreatQ emulator. All
+// methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of a server started by New, such as
+	// http://127.0.0.1:PORT; configure the client's url with it. It is empty
+	// for NewHandler.
+	URL string
+
+	opts Options
+	now  func() time.Time
+	ts   *httptest.Server
+	mux  *http.ServeMux
+
+	requestCount atomic.Int64
+
+	knobMu     sync.Mutex
+	requests   []Request
+	failN      int
+	failStatus int
+	failRetry  string
+	resetN     int
+	latency    time.Duration
+
+	authMu    sync.Mutex
+	tokens    map[string]time.Time // access token -> expiry
+	refreshes map[string]string    // refresh token -> access token it was issued with
+	issued    int
+
+	mu   sync.RWMutex
+	data *dataset
+}
+
+// New builds a Server and starts it on a loopback port. Call Close when done.
+func New(opts Options) *Server {
+	s := NewHandler(opts)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// NewHandler builds a Server without starting a listener; mount Handler()
+// wherever the API should be served.
+func NewHandler(opts Options) *Server {
+	if opts.Email == "" {
+		opts.Email = DefaultEmail
+	}
+	if opts.Password == "" {
+		opts.Password = DefaultPassword
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = DefaultClientSecret
+	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = DefaultTokenLifetime
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		opts:      opts,
+		now:       func() time.Time { return now().UTC() },
+		tokens:    map[string]time.Time{},
+		refreshes: map[string]string{},
+	}
+	s.data = newDataset(s.now().Truncate(time.Second), !opts.Empty)
+	s.mux = s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler serving the API under /api/.
+func (s *Server) Handler() http.Handler { return s }
+
+// Close stops a server started by New. It is a no-op for NewHandler.
+func (s *Server) Close() {
+	if s.ts != nil {
+		s.ts.Close()
+	}
+}
+
+// RequestCount reports how many requests reached the handler, whatever their
+// route or outcome.
+func (s *Server) RequestCount() int64 { return s.requestCount.Load() }
+
+// Requests returns the recorded requests, oldest first. Only the most recent
+// 10,000 are kept.
+func (s *Server) Requests() []Request {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests forgets the recorded requests and zeroes RequestCount.
+func (s *Server) ResetRequests() {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	s.requests = nil
+	s.requestCount.Store(0)
+}
+
+// FailNext makes the next n requests answer status with a JSON error body,
+// plus a Retry-After header when retryAfter is non-empty.
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	s.failN, s.failStatus, s.failRetry = n, status, retryAfter
+}
+
+// SetLatency delays every following request by d before it is answered. A
+// client that gives up earlier is released at once.
+func (s *Server) SetLatency(d time.Duration) {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	s.latency = d
+}
+
+// ResetNext makes the next n requests end with a reset connection and no
+// response.
+func (s *Server) ResetNext(n int) {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	s.resetN = n
+}
+
+// ServeHTTP records the request, applies the fault knobs and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	s.record(r, body)
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, "The request body could not be read.")
+		return
+	}
+	if len(body) > maxBodyBytes {
+		writeErrors(w, http.StatusRequestEntityTooLarge, "The request body is too large.")
+		return
+	}
+
+	reset, latency, failStatus, failRetry := s.takeFaults()
+	if reset {
+		abortConnection(w)
+		return
+	}
+	if latency > 0 && !sleep(r.Context(), latency) {
+		return
+	}
+	if failStatus != 0 {
+		s.setCommonHeaders(w)
+		if failRetry != "" {
+			w.Header().Set("Retry-After", failRetry)
+		}
+		writeErrors(w, failStatus, failureText(failStatus))
+		return
+	}
+
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.mux.ServeHTTP(w, r)
+}
+
+// takeFaults consumes one unit of each armed fault knob.
+func (s *Server) takeFaults() (reset bool, latency time.Duration, failStatus int, failRetry string) {
+	s.knobMu.Lock()
+	defer s.knobMu.Unlock()
+	if s.resetN > 0 {
+		s.resetN--
+		return true, 0, 0, ""
+	}
+	if s.failN > 0 {
+		s.failN--
+		failStatus, failRetry = s.failStatus, s.failRetry
+	}
+	return false, s.latency, failStatus, failRetry
+}
+
+// failureText is the body of a forced failure, worded as Laravel words it.
+func failureText(status int) string {
+	if status == http.StatusTooManyRequests {
+		return "Too Many Attempts."
+	}
+	if text := http.StatusText(status); text != "" {
+		return text
+	}
+	return fmt.Sprintf("Error %d", status)
+}
+
+// sleep waits for d or until ctx ends, reporting whether the full wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// abortConnection drops the TCP connection without a response. A zero linger
+// makes the kernel send RST, which is what a crashing proxy looks like to a
+// client.
+func abortConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		// net/http closes the connection quietly for this sentinel.
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// secretKeys are request fields whose values never reach the request log.
+var secretKeys = map[string]bool{
+	"password":      true,
+	"client_secret": true,
+	"refresh_token": true,
+	"access_token":  true,
+}
+
+const redacted = "[REDACTED]"
+
+func (s *Server) record(r *http.Request, body []byte) {
+	s.requestCount.Add(1)
+	header := r.Header.Clone()
+	for _, h := range []string{"Authorization", "Cookie"} {
+		if header.Get(h) != "" {
+			header.Set(h, redacted)
+		}
+	}
+	req := Request{
+		Method:     r.Method,
+		RequestURI: redactURI(r.RequestURI),
+		Path:       r.URL.Path,
+		Header:     header,
+		Body:       s.redactBody(body, r.Header.Get("Content-Type")),
+	}
+	s.knobMu.Lock()
+	if len(s.requests) >= maxRecordedRequests {
+		// Drop the oldest quarter at once so trimming stays amortised O(1).
+		s.requests = append(s.requests[:0], s.requests[maxRecordedRequests/4:]...)
+	}
+	s.requests = append(s.requests, req)
+	s.knobMu.Unlock()
+}
+
+func redactURI(uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return path + "?" + redacted
+	}
+	changed := false
+	for k := range values {
+		if secretKeys[strings.ToLower(k)] {
+			values[k] = []string{redacted}
+			changed = true
+		}
+	}
+	if !changed {
+		return uri
+	}
+	return path + "?" + values.Encode()
+}
+
+// redactBody removes secrets by field name, then, as a backstop for bodies
+// that are neither JSON nor a form, by the configured secret values.
+func (s *Server) redactBody(body []byte, contentType string) []byte {
+	if len(body) == 0 {
+		return nil
+	}
+	out := body
+	var doc any
+	if json.Unmarshal(body, &doc) == nil {
+		if redactJSON(doc) {
+			if b, err := json.Marshal(doc); err == nil {
+				out = b
+			}
+		}
+	} else if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		out = []byte(redactURI("?" + string(body))[1:])
+	}
+	for _, secret := range []string{s.opts.Password, s.opts.ClientSecret} {
+		out = bytes.ReplaceAll(out, []byte(secret), []byte(redacted))
+	}
+	return append([]byte(nil), out...)
+}
+
+func redactJSON(v any) bool {
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, child := range x {
+			if secretKeys[strings.ToLower(k)] {
+				x[k] = redacted
+				changed = true
+				continue
+			}
+			changed = redactJSON(child) || changed
+		}
+	case []any:
+		for _, child := range x {
+			changed = redactJSON(child) || changed
+		}
+	}
+	return changed
+}
+
+// setCommonHeaders adds the headers a real ThreatQ appliance (Apache in front
+// of Laravel) sends, including the session cookie clients must not echo.
+func (s *Server) setCommonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Server", "Apache")
+	h.Set("Vary", "Authorization")
+	h.Set("Cache-Control", "no-cache, private")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("X-Xss-Protection", "1; mode=block")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "frame-ancestors 'self';")
+	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains; preload")
+	expires := s.now().Add(time.Hour).Format("Mon, 02-Jan-2006 15:04:05 GMT")
+	h.Add("Set-Cookie", "threatq_api="+url.QueryEscape(sessionValue())+
+		"; expires="+expires+"; Max-Age=3600; path=/api/; secure; HttpOnly; SameSite=Strict")
+}
+
+// sessionValue imitates Laravel's encrypted session cookie: base64 JSON.
+func sessionValue() string {
+	payload := fmt.Sprintf(`{"iv":"%s","value":"%s","mac":"%s"}`, randomToken(16), randomToken(32), randomToken(32))
+	return base64.StdEncoding.EncodeToString([]byte(payload))
+}
+
+// randomToken returns n random bytes, hex encoded.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never fails on supported platforms.
+	_, _ = rand.Read(b)
+	const hexdigits = "0123456789abcdef"
+	out := make([]byte, 2*n)
+	for i, c := range b {
+		out[2*i], out[2*i+1] = hexdigits[c>>4], hexdigits[c&0xf]
+	}
+	return string(out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// writeErrors writes the list form of a ThreatQ error: {"errors":[...]}.
+func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
+	writeJSON(w, status, map[string]any{"errors": msgs})
+}
+
+// validationErrors is the body of a 400 from Laravel validation:
+// {"data":{"errors":{"field":["message", ...]}}}.
+type validationErrors map[string][]string
+
+func (v validationErrors) add(field, msg string) { v[field] = append(v[field], msg) }
+
+func (v validationErrors) write(w http.ResponseWriter) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"data": map[string]any{"errors": map[string][]string(v)}})
+}
+
+func writeNotFound(w http.ResponseWriter) {
+	writeErrors(w, http.StatusNotFound, "Object not found")
+}
+
+// routes builds the mux. Routes other than the token endpoint require a
+// valid bearer token; unknown routes answer 404 without one, as Laravel
+// matches routes before it runs authentication middleware.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.withHeaders(s.requireToken(h)))
+	}
+	mux.Handle("POST /api/token", s.withHeaders(http.HandlerFunc(s.handleToken)))
+
+	handle("GET /api/indicators", s.handleListIndicators)
+	handle("POST /api/indicators", s.handleCreateIndicators)
+	handle("POST /api/indicators/query", s.handleQueryIndicators)
+	handle("GET /api/indicators/search", s.handleSearchIndicators)
+	handle("GET /api/indicators/{id}", s.handleGetIndicator)
+	handle("DELETE /api/indicators/{id}", s.handleDeleteIndicator)
+
+	handle("GET /api/events", s.handleListEvents)
+	handle("POST /api/events", s.handleCreateEvent)
+	handle("GET /api/events/{id}", s.handleGetEvent)
+
+	handle("GET /api/imports/{id}/events", s.handleListStagedEvents)
+	handle("GET /api/imports/{id}/indicators", s.handleListStagedIndicators)
+	handle("PUT /api/imports/{id}/indicators/{iid}", s.handleUpdateStagedIndicator)
+	handle("DELETE /api/imports/{id}/indicators/{iid}", s.handleDeleteStagedIndicator)
+
+	handle("GET /api/indicator/types", s.handleListIndicatorTypes)
+	handle("GET /api/indicator/types/{id}", s.handleGetIndicatorType)
+	handle("GET /api/indicator/statuses", s.handleListStatuses)
+	handle("GET /api/indicator/statuses/{id}", s.handleGetStatus)
+	handle("GET /api/event/types", s.handleListEventTypes)
+	handle("GET /api/event/types/{id}", s.handleGetEventType)
+
+	mux.Handle("/", s.withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeErrors(w, http.StatusNotFound, "Not found.")
+	})))
+	return mux
+}
+
+func (s *Server) withHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.setCommonHeaders(w)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sortedKeys returns the keys of m in order, so that messages built from a
+// map are stable.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,122 @@
+package threatq
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Indicator type ids differ between ThreatQ instances (reference §5.3), so
+// goshawk never hard-codes them: a type given by name is looked up once per
+// asset with GET /api/indicator/types?name= and cached.
+
+// unknownTypeError is a type name the instance does not have.
+type unknownTypeError struct{ name string }
+
+func (e *unknownTypeError) Error() string {
+	return fmt.Sprintf("Unknown indicator type '%s'; the names are listed by GET /api/indicator/types (for example IP Address, FQDN, MD5)", e.name)
+}
+
+// serverError is a non-2xx answer to a request made on the way to the
+// action's own request.
+type serverError struct{ resp *response }
+
+func (e *serverError) Error() string {
+	return serverErrorMessage(e.resp)
+}
+
+func serverErrorMessage(resp *response) string {
+	d := serverDetails(resp.body)
+	if d == "" {
+		d = http.StatusText(resp.status)
+	}
+	return fmt.Sprintf("Error from server, Status Code: %d: %s", resp.status, d)
+}
+
+// typeRef reads a type given as an id (number or numeric string), a name,
+// or an object with id or name.
+func typeRef(v any) (id int64, name string) {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && x > 0 && x < 1<<53 {
+			return int64(x), ""
+		}
+	case int64:
+		return x, ""
+	case int:
+		return int64(x), ""
+	case json.Number:
+		return typeRef(x.String())
+	case string:
+		s := strings.TrimSpace(x)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, ""
+		}
+		return 0, s
+	case map[string]any:
+		if x["id"] != nil {
+			return typeRef(x["id"])
+		}
+		if n, ok := x["name"].(string); ok {
+			return 0, strings.TrimSpace(n)
+		}
+	}
+	return 0, ""
+}
+
+// typeID returns the id of the indicator type that v names.
+func (c *client) typeID(ctx context.Context, env callEnv, v any) (int64, error) {
+	id, name := typeRef(v)
+	if id > 0 {
+		return id, nil
+	}
+	if name == "" {
+		b, _ := json.Marshal(v)
+		return 0, &unknownTypeError{name: string(b)}
+	}
+	key := strings.ToLower(name)
+	c.mu.Lock()
+	id, ok := c.typeIDs[key]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	resp, err := c.do(ctx, env, request{
+		method: http.MethodGet, path: "/indicator/types",
+		query: url.Values{"name": {name}}, idempotent: true,
+	})
+	if err != nil {
+		return 0, err
+	}
+	if resp.status < 200 || resp.status > 299 {
+		return 0, &serverError{resp: resp}
+	}
+	var page struct {
+		Data []struct {
+			ID   json.Number `json:"id"`
+			Name string      `json:"name"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(resp.body, &page); err != nil {
+		return 0, fmt.Errorf("threatq: read indicator types: %w; check that url points at a ThreatQ server", err)
+	}
+	for _, t := range page.Data {
+		if !strings.EqualFold(t.Name, name) {
+			continue
+		}
+		id, err := t.ID.Int64()
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		c.typeIDs[key] = id
+		c.mu.Unlock()
+		return id, nil
+	}
+	return 0, &unknownTypeError{name: name}
+}

@@ -1,0 +1,5 @@
+local r = tc.test_connectivity()
+if r.status == "success" then
+  return r
+else
+  return nil
