@@ -161,8 +161,8 @@ func TestKV(t *testing.T) {
 		t.Fatalf("blob = %q", kv.m["blob"])
 	}
 	for src, msg := range map[string]string{
-		`kv.set("k", {})`:  "kv.set: the value must be a string or a number",
-		`kv.set("", "v")`:  "kv.set: empty key",
+		`kv.set("k", {})`: "kv.set: the value must be a string or a number",
+		`kv.set("", "v")`: "kv.set: empty key",
 		`return kv.get()`: "bad argument #1",
 	} {
 		if _, err := runLua(t, rt, src, &RunSpec{KV: kv}); err == nil || !strings.Contains(err.Error(), msg) {

@@ -322,7 +322,11 @@ func printDemoRun(out io.Writer, r *store.Run) {
 	}
 	var in []string
 	for _, k := range sortedKeys(r.Inputs) {
-		in = append(in, fmt.Sprintf("%s=%v", k, r.Inputs[k]))
+		v := strings.Join(strings.Fields(fmt.Sprint(r.Inputs[k])), " ")
+		if len(v) > 48 {
+			v = v[:45] + "..."
+		}
+		in = append(in, fmt.Sprintf("%s=%s", k, v))
 	}
 	fmt.Fprintf(out, "   run %d %s %s: %s in %s\n", r.ID, r.Playbook, strings.Join(in, " "), r.Status, dur.Round(10*time.Microsecond))
 	for i, s := range r.Steps {
@@ -335,9 +339,12 @@ func printDemoRun(out io.Writer, r *store.Run) {
 		if v, ok := m["verdict"]; ok {
 			fmt.Fprintf(out, "     verdict %v, rating %v, confidence %v\n", v, m["rating"], m["confidence"])
 		}
-		if v, ok := m["indicators"]; ok {
-			b, _ := jsonCompact(v)
-			fmt.Fprintf(out, "     indicators %s\n", b)
+		if list, ok := m["indicators"].([]any); ok {
+			for _, item := range list {
+				if ind, ok := item.(map[string]any); ok {
+					fmt.Fprintf(out, "     %-10v %-7v %-50v rating %v, confidence %v\n", ind["verdict"], ind["kind"], ind["indicator"], ind["rating"], ind["confidence"])
+				}
+			}
 		}
 	}
 }

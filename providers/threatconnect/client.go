@@ -112,6 +112,15 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}, nil
 }
 
+// String names the client without its credentials, so that printing or
+// logging a connection by mistake cannot reveal the secret key.
+func (c *Client) String() string {
+	return "threatconnect client for " + c.scheme + "://" + c.host + c.rootPath
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
 // Close releases the client's idle connections.
 func (c *Client) Close() error {
 	c.httpc.CloseIdleConnections()
