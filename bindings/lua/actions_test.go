@@ -46,6 +46,14 @@ func testProvider() *providers.Provider {
 				},
 			},
 			{
+				Name: "crash", Kind: providers.Generic,
+				Run: func(ctx context.Context, call *providers.Call) *providers.Result {
+					var m map[string]int
+					m["boom"] = 1 // a provider bug: assignment to a nil map
+					return nil
+				},
+			},
+			{
 				Name: "whoami", Kind: providers.Generic,
 				Run: func(ctx context.Context, call *providers.Call) *providers.Result {
 					v, _ := ctx.Value(ctxKey{}).(string)
@@ -204,6 +212,17 @@ func TestAssetTablesAreFreshPerRun(t *testing.T) {
 	// A run without assets doesn't see the previous run's.
 	if got := mustRun(t, rt, `return tc == nil`, nil); got != true {
 		t.Fatal("asset visible in a run that did not declare it")
+	}
+}
+
+func TestPanickingActionDoesNotTakeDownTheHost(t *testing.T) {
+	rt := NewRuntime(Options{PoolSize: 1})
+	_, err := runLua(t, rt, `return tc.crash()`, &RunSpec{Assets: testAssets(t)})
+	if err == nil || !strings.Contains(err.Error(), "assignment to entry in nil map") {
+		t.Fatalf("error %v, want the panic message", err)
+	}
+	if got := mustRun(t, rt, `return tc.noop().status`, &RunSpec{Assets: testAssets(t)}); got != "success" {
+		t.Fatalf("next run got %v", got)
 	}
 }
 

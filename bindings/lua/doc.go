@@ -49,6 +49,9 @@
 //   - An empty table is an empty object, unless it came from a Go slice or a
 //     JSON array or was made by json.array(): those stay arrays. So decoding
 //     and encoding JSON keeps [] and {} apart.
+//   - nil can't be stored in a Lua table, so a JSON null inside an array
+//     leaves a hole, and the table converts back as an object with keys
+//     "1", "3", ...; a null object member disappears.
 //   - Functions, userdata and tables that contain themselves are errors.
 //
 // # Stdlib

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -223,7 +224,7 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 		return nil, errors.New("lua: run: no compiled script; compile it with Compile first")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, runContextError(spec.Script.File, ctx, err.Error())
+		return nil, runContextError(spec.Script.File, ctx, "")
 	}
 	st := r.get()
 	reuse := false
@@ -273,11 +274,18 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 	return out, nil
 }
 
-func runContextError(file string, ctx context.Context, where string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %s: stopped at %s; make the script finish sooner or raise the playbook's timeout", ErrTimeout, file, where)
+// runContextError reports a run that its context stopped. msg is the Lua
+// error the context raised ("file:line: context deadline exceeded"), or ""
+// when the context was done before the script started.
+func runContextError(file string, ctx context.Context, msg string) error {
+	where := file + ", before the script started"
+	if msg != "" {
+		where = strings.TrimSuffix(strings.TrimSuffix(msg, ctx.Err().Error()), ": ")
 	}
-	return fmt.Errorf("lua: %s: run canceled: %w", file, ctx.Err())
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: stopped at %s; make the script finish sooner or raise the playbook's timeout", ErrTimeout, where)
+	}
+	return fmt.Errorf("lua: run canceled at %s: %w", where, ctx.Err())
 }
 
 func newRun(ctx context.Context, spec *RunSpec) *run {

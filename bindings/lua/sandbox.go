@@ -2,7 +2,10 @@ package lua
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -114,7 +117,7 @@ func (st *state) openLibraries() {
 	st.libs = []library{
 		{name: "string", entries: str, meta: st.forbiddenMeta("string", forbiddenString)},
 		{name: "table", entries: tbl},
-		{name: "math", entries: all(g.RawGetString("math").(*glua.LTable), nil)},
+		{name: "math", entries: replaceEntry(all(g.RawGetString("math").(*glua.LTable), nil), fn("random", mathRandom))},
 		{name: "os", entries: pick(g.RawGetString("os").(*glua.LTable), "time", "date", "clock"), meta: st.forbiddenMeta("os", forbiddenOS)},
 	}
 	st.globalsMeta = st.forbiddenMeta("", forbiddenGlobals)
@@ -404,6 +407,28 @@ func (st *state) strGsub(orig glua.LValue) glua.LGFunction {
 	}
 }
 
+// mathRandom is Lua's math.random([m [, n]]). gopher-lua's version panics
+// on an empty interval and never returns n.
+func mathRandom(L *glua.LState) int {
+	switch L.GetTop() {
+	case 0:
+		L.Push(glua.LNumber(rand.Float64()))
+	case 1:
+		n := L.CheckInt(1)
+		if n < 1 {
+			L.ArgError(1, "interval is empty")
+		}
+		L.Push(glua.LNumber(rand.IntN(n) + 1))
+	default:
+		lo, hi := L.CheckInt(1), L.CheckInt(2)
+		if lo > hi {
+			L.ArgError(2, "interval is empty")
+		}
+		L.Push(glua.LNumber(lo + rand.IntN(hi-lo+1)))
+	}
+	return 1
+}
+
 // callThrough calls fn with the current arguments and returns its results.
 func callThrough(L *glua.LState, fn glua.LValue) int {
 	top := L.GetTop()
@@ -422,3 +447,32 @@ func describeValue(v glua.LValue) string {
 	}
 	return fmt.Sprintf("a %s", v.Type())
 }
+
+// Globals returns the sorted names of the globals every script gets,
+// besides the assets: the kept base functions, the libraries, input,
+// container and plugins. Playbook lint uses it to tell a stdlib global from
+// an undeclared asset.
+func Globals() []string {
+	globalsOnce.Do(func() {
+		rt := NewRuntime(Options{PoolSize: 1})
+		st := rt.newState()
+		defer st.L.Close()
+		names := []string{"_G", "input", "container", "plugins"}
+		for _, e := range st.base {
+			if e.name != concatName {
+				names = append(names, e.name)
+			}
+		}
+		for _, lib := range st.libs {
+			names = append(names, lib.name)
+		}
+		slices.Sort(names)
+		globalNames = names
+	})
+	return slices.Clone(globalNames)
+}
+
+var (
+	globalsOnce sync.Once
+	globalNames []string
+)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,8 @@ func TestSandboxRefusesEscapes(t *testing.T) {
 		{"gsub function", `local s = string.rep("x", 1e4) return s:gsub(".", function() return s end)`, "string.gsub"},
 		{"bytecode", `local f, err = loadstring("\27Lua") error(err)`, "binary chunks are not allowed"},
 		{"load bypass of concat cap", `return loadstring("local s = 'x' for i = 1, 40 do s = s .. s end")()`, "string concatenation exceeds"},
+		{"math.random empty", `return math.random(0)`, "interval is empty"},
+		{"math.random reversed", `return math.random(5, 1)`, "interval is empty"},
 		{"unpack", `return unpack({}, 1, 1e7)`, "overflow"},
 	}
 	for _, c := range cases {
@@ -134,13 +137,14 @@ func TestSandboxKeepsWhatScriptsNeed(t *testing.T) {
 			multi = "x" .. (function() return "y", "z" end)(),
 			meta = tostring(setmetatable({}, {__concat = function(a, b) return "M" end}) .. "s"),
 			global_G = _G.string == string,
+			random = math.random(3, 3) + math.random(1),
 		}`
 	got := mustRun(t, rt, src, nil).(map[string]any)
 	want := map[string]any{
 		"joined": "1,2,3", "upper": "ABC", "rep": "ababab", "fmt": `003.1|"a\"b"`,
 		"gsub": "hell0 w0rld", "gsubf": "A-B", "gsubt": "A-b", "floor": int64(2),
 		"pcall": "false:boom", "loaded": int64(42), "time": "number", "date": "1970",
-		"clock": "number", "concat": "n=1,2.5", "multi": "xy", "meta": "M", "global_G": true,
+		"clock": "number", "concat": "n=1,2.5", "multi": "xy", "meta": "M", "global_G": true, "random": int64(4),
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -152,6 +156,11 @@ func TestSandboxKeepsWhatScriptsNeed(t *testing.T) {
 func TestRunIsolation(t *testing.T) {
 	// One pooled state, so every run reuses it.
 	rt := NewRuntime(Options{PoolSize: 1})
+	pooled := func() *state {
+		st := <-rt.pool
+		rt.pool <- st
+		return st
+	}
 	mustRun(t, rt, `
 		leaked = "yes"
 		string.foo = 1
@@ -161,6 +170,7 @@ func TestRunIsolation(t *testing.T) {
 		json.encode = nil
 		getmetatable("").__index = {upper = function() return "hacked" end}
 		return 1`, nil)
+	first := pooled()
 	got := mustRun(t, rt, `return {
 		leaked = leaked == nil,
 		foo = string.foo == nil,
@@ -170,6 +180,9 @@ func TestRunIsolation(t *testing.T) {
 		encode = type(json.encode),
 		upper = ("a"):upper(),
 	}`, nil).(map[string]any)
+	if pooled() != first {
+		t.Fatal("the second run did not reuse the pooled state")
+	}
 	want := map[string]any{"leaked": true, "foo": true, "insert": "function", "pi": true, "time": "function", "encode": "function", "upper": "A"}
 	for k, w := range want {
 		if got[k] != w {
@@ -205,6 +218,9 @@ func TestTimeout(t *testing.T) {
 	_, err = rt.Run(ctx, &RunSpec{Script: script})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error %v, want ErrTimeout", err)
+	}
+	if !strings.Contains(err.Error(), "stopped at loop.lua:1;") {
+		t.Fatalf("error %q does not say where the script stopped", err)
 	}
 	// A script that swallows errors is still stopped.
 	script, _ = Compile("pcall.lua", []byte(`while true do pcall(function() while true do end end) end`))
@@ -290,5 +306,18 @@ func TestConcurrentRuns(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestGlobals(t *testing.T) {
+	want := []string{
+		"_G", "_VERSION", "assert", "containers", "container", "error", "getmetatable", "input", "ipairs",
+		"json", "kv", "load", "loadstring", "log", "math", "next", "os", "pairs", "pcall", "plugins", "print",
+		"rawequal", "rawget", "rawset", "select", "setmetatable", "string", "table", "time", "tonumber",
+		"tostring", "type", "unpack", "xpcall",
+	}
+	slices.Sort(want)
+	if got := Globals(); !slices.Equal(got, want) {
+		t.Fatalf("Globals() = %v\nwant %v", got, want)
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/goshawk/goshawk/providers"
 )
 
 // maxExactInt is the largest integer a Lua number (a float64) holds exactly.
@@ -103,6 +106,8 @@ func ToLua(L *glua.LState, v any) glua.LValue {
 			t.RawSetString(k, ToLua(L, e))
 		}
 		return t
+	case providers.Values:
+		return ToLua(L, map[string]any(x))
 	case map[string]string:
 		t := newTable(0, len(x))
 		for k, e := range x {
@@ -204,14 +209,17 @@ func isIntegerLiteral(s string) bool {
 // numbers, tables that contain themselves, and nesting deeper than 1000
 // levels are errors.
 func FromLua(v glua.LValue) (any, error) {
-	c := converter{seen: map[*glua.LTable]bool{}}
+	var buf [8]*glua.LTable
+	c := converter{path: buf[:0]}
 	return c.value(v, 0)
 }
 
 type converter struct {
-	// seen holds the tables on the current path, so a cycle is an error
-	// while a table shared by two branches still converts.
-	seen map[*glua.LTable]bool
+	// path holds the tables from the root to the current one, so a cycle is
+	// an error while a table shared by two branches still converts. It is
+	// a slice, not a map, because paths are short and most conversions
+	// (action parameters) never nest.
+	path []*glua.LTable
 }
 
 func (c *converter) value(v glua.LValue, depth int) (any, error) {
@@ -242,11 +250,11 @@ func (c *converter) table(t *glua.LTable, depth int) (any, error) {
 	if depth >= maxDepth {
 		return nil, errTooDeep
 	}
-	if c.seen[t] {
+	if slices.Contains(c.path, t) {
 		return nil, errors.New("table contains itself (a cycle) and cannot be converted")
 	}
-	c.seen[t] = true
-	defer delete(c.seen, t)
+	c.path = append(c.path, t)
+	defer func() { c.path = c.path[:len(c.path)-1] }()
 
 	count, maxKey, isArray := 0, 0, true
 	t.ForEach(func(k, _ glua.LValue) {

@@ -3,6 +3,8 @@ package threatconnect
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -151,7 +153,9 @@ func TestHTMLErrorAndTLS(t *testing.T) {
 	}
 
 	fake := tcfake.NewHandler(tcfake.Options{SecretKey: testSecret})
-	tlsSrv := httptest.NewTLSServer(fake.Handler())
+	tlsSrv := httptest.NewUnstartedServer(fake.Handler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
 	fake.SetURL(tlsSrv.URL)
 	for _, verify := range []bool{true, false} {
@@ -189,7 +193,7 @@ func TestBadParamsSendNothing(t *testing.T) {
 		{"post_data", map[string]any{"primary_field": "1.2.3.4", "rating": -1}, "Parameter 'rating' must be between 0 and 5"},
 		{"post_data", map[string]any{"primary_field": "1.2.3.4", "confidence": 101}, "Parameter 'confidence' must be between 0 and 100"},
 		{"post_data", map[string]any{"primary_field": "1.2.3.4", "confidence": 50.5}, "Parameter 'confidence' must be an integer between 0 and 100"},
-		{"post_data", map[string]any{"primary_field": "1.2.3"}, errUnresolvedPrimary.Error()},
+		{"post_data", map[string]any{"primary_field": "not a value"}, errUnresolvedPrimary.Error()},
 		{"post_data", map[string]any{"primary_field": " , ; "}, errUnresolvedPrimary.Error()},
 		{"post_data", map[string]any{"primary_field": "AAA0985A485969F70C0B414EF328DAAA, 1.2.3.4"}, errUnresolvedPrimary.Error()},
 		{"post_data", map[string]any{"primary_field": "1.2.3.4, 5.6.7.8"}, errUnresolvedPrimary.Error()},

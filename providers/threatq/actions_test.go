@@ -368,6 +368,14 @@ func TestUpdateImportIndicator(t *testing.T) {
 		"import_id": tqfake.SeedImportID, "import_indicator_id": 424242, "whitelisted": "false",
 	})
 	mustFail(t, res, "Error from server, Status Code: 404")
+
+	res = f.invoke(t, "update_import_indicator", map[string]any{
+		"import_id": tqfake.SeedImportID, "import_indicator_id": tqfake.SeedStagedIndicatorID, "type_id": "IPv4",
+	})
+	mustFail(t, res, "Unknown indicator type 'IPv4'")
+	if n := countRequests(f, "PUT", fmt.Sprintf("/api/imports/%d/indicators/%d", tqfake.SeedImportID, tqfake.SeedStagedIndicatorID)); n != 1 {
+		t.Fatalf("%d updates sent, want only the first", n)
+	}
 }
 
 func TestServerValidationErrorNamesFields(t *testing.T) {
@@ -387,8 +395,8 @@ func TestResponseHeadersInResult(t *testing.T) {
 	if h["content-type"] == nil {
 		t.Fatalf("response headers = %v", h)
 	}
-	if c, ok := h["set-cookie"].(string); ok && !strings.Contains(c, "=[redacted]") {
-		t.Fatalf("set-cookie not redacted: %q", c)
+	if c, _ := h["set-cookie"].(string); !strings.HasPrefix(c, "threatq_api=[redacted];") || !strings.Contains(c, "HttpOnly") {
+		t.Fatalf("set-cookie = %q, want the session value redacted and its attributes kept", c)
 	}
 	for k := range h {
 		if strings.Contains(k, "authorization") {

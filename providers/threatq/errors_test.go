@@ -55,9 +55,9 @@ func TestServerErrorMessage(t *testing.T) {
 func TestAuthDetail(t *testing.T) {
 	cases := map[string]string{
 		`{"error":"invalid_grant","error_description":"The user credentials were incorrect.","message":"The user credentials were incorrect."}`: "invalid_grant: The user credentials were incorrect.",
-		`{"error":"invalid_client"}`: "invalid_client",
+		`{"error":"invalid_client"}`:      "invalid_client",
 		`{"errors":["Unauthenticated."]}`: "Unauthenticated.",
-		`nope`: "nope",
+		`nope`:                            "nope",
 	}
 	for body, want := range cases {
 		if got := authDetail([]byte(body)); got != want {

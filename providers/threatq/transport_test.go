@@ -2,6 +2,8 @@ package threatq
 
 import (
 	"encoding/json"
+	"io"
+	"log"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -340,5 +342,49 @@ func TestSecretsNeverLeak(t *testing.T) {
 				t.Fatalf("an authorization header leaked into: %.300s", text)
 			}
 		}
+	}
+}
+
+func TestVerifySSL(t *testing.T) {
+	fake := tqfake.NewHandler(tqfake.Options{})
+	srv := httptest.NewUnstartedServer(fake.Handler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+
+	f := newFixture(t, tqfake.Options{}, func(cfg map[string]any) { cfg["url"] = srv.URL })
+	mustFail(t, f.invoke(t, "test_connectivity", nil), "certificate")
+	if w := f.recordedWaits(); len(w) != 0 {
+		t.Fatalf("a certificate failure was retried: waits %v", w)
+	}
+
+	f = newFixture(t, tqfake.Options{}, func(cfg map[string]any) { cfg["url"] = srv.URL; cfg["verify_ssl"] = false })
+	mustSucceed(t, f.invoke(t, "test_connectivity", nil))
+}
+
+// TestHTTPProxy sends every request, the token request included, through a
+// forward proxy that serves them from tqfake; the configured url does not
+// resolve, so a request that bypassed the proxy would fail.
+func TestHTTPProxy(t *testing.T) {
+	fake := tqfake.NewHandler(tqfake.Options{})
+	var mu sync.Mutex
+	var proxied []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		proxied = append(proxied, r.Method+" "+r.URL.Host+r.URL.Path)
+		mu.Unlock()
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	f := newFixture(t, tqfake.Options{}, func(cfg map[string]any) {
+		cfg["url"] = "http://threatq.invalid"
+		cfg["http_proxy"] = proxy.URL
+	})
+	mustSucceed(t, f.invoke(t, "get_indicator_by_id", map[string]any{"id": "1"}))
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"POST threatq.invalid/api/token", "GET threatq.invalid/api/indicators/1"}
+	if !slices.Equal(proxied, want) {
+		t.Fatalf("proxied %v, want %v", proxied, want)
 	}
 }

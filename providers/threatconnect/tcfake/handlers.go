@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +95,7 @@ func (s *Server) searchIndicators(w http.ResponseWriter, r *http.Request, prefix
 		writeError(w, http.StatusBadRequest, "0x1001", err.Error())
 		return
 	}
-	start, err := intParam(q, "resultStart", 0, 0, int(^uint(0)>>1))
+	start, err := intParam(q, "resultStart", 0, 0, math.MaxInt)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "0x1001", err.Error())
 		return
@@ -216,12 +219,10 @@ func decodePost(body []byte) (*postInput, error) {
 		return nil, fmt.Errorf("type %q is not a valid indicator type: use one of %s", in.ind.Type, typeNames())
 	}
 	in.ind.Type = spec.name
-	allowed := map[string]bool{}
-	for _, k := range spec.bodyKeys {
-		allowed[k] = true
-	}
 	ind := &in.ind
-	for k, v := range raw {
+	// Sorted, so a body with several mistakes always reports the same one.
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[k]
 		in.present[k] = true
 		var err error
 		switch k {
@@ -257,7 +258,7 @@ func decodePost(body []byte) (*postInput, error) {
 		case "attributes":
 			err = decodeAttributes(v, in)
 		default:
-			if !allowed[k] {
+			if !spec.allows(k) {
 				return nil, fmt.Errorf("field %q is not valid for a %s indicator: remove it", k, spec.name)
 			}
 			err = decodeTypeField(raw, k, spec, ind)
@@ -307,7 +308,7 @@ func decodeTypeField(raw map[string]json.RawMessage, k string, spec typeSpec, in
 		return err
 	}
 	if ind.Custom == nil {
-		ind.Custom = make(map[string]string, len(spec.custom))
+		ind.Custom = make(map[string]string, len(spec.valueKeys))
 	}
 	ind.Custom[k] = v
 	return nil

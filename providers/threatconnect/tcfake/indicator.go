@@ -127,33 +127,39 @@ func clonePtr[T any](p *T) *T {
 // typeSpec describes one indicator type TC knows.
 type typeSpec struct {
 	name string
-	// custom lists the Custom keys of a custom type, in summary order.
-	custom []string
-	// bodyKeys are the type-specific keys a POST body may carry.
-	bodyKeys []string
+	// valueKeys are the POST body keys that carry the value; for a custom
+	// type they are also its Custom keys, in summary order.
+	valueKeys []string
+	// extraKeys are the other type-specific keys a POST body may carry.
+	extraKeys []string
+	custom    bool
 	// legacyPage names the page of the legacy web UI link.
 	legacyPage string
 }
 
+func (s typeSpec) allows(key string) bool {
+	return slices.Contains(s.valueKeys, key) || slices.Contains(s.extraKeys, key)
+}
+
 var indicatorTypes = func() map[string]typeSpec {
 	specs := []typeSpec{
-		{name: "Address", bodyKeys: []string{"ip"}, legacyPage: "address"},
-		{name: "EmailAddress", bodyKeys: []string{"address"}, legacyPage: "emailaddress"},
-		{name: "File", bodyKeys: []string{"md5", "sha1", "sha256", "size"}, legacyPage: "file"},
-		{name: "Host", bodyKeys: []string{"hostName", "dnsActive", "whoisActive"}, legacyPage: "host"},
-		{name: "URL", bodyKeys: []string{"text"}, legacyPage: "url"},
-		{name: "ASN", custom: []string{"AS Number"}, legacyPage: "customIndicator"},
-		{name: "CIDR", custom: []string{"Block"}, legacyPage: "customIndicator"},
-		{name: "Mutex", custom: []string{"Mutex"}, legacyPage: "customIndicator"},
-		{name: "Registry Key", custom: []string{"Key Name", "Value Name", "Value Type"}, legacyPage: "customIndicator"},
-		{name: "User Agent", custom: []string{"User Agent String"}, legacyPage: "customIndicator"},
-		{name: "Email Subject", custom: []string{"Subject"}, legacyPage: "customIndicator"},
-		{name: "Hashtag", custom: []string{"Hashtag"}, legacyPage: "customIndicator"},
+		{name: "Address", valueKeys: []string{"ip"}, legacyPage: "address"},
+		{name: "EmailAddress", valueKeys: []string{"address"}, legacyPage: "emailaddress"},
+		{name: "File", valueKeys: []string{"md5", "sha1", "sha256"}, extraKeys: []string{"size"}, legacyPage: "file"},
+		{name: "Host", valueKeys: []string{"hostName"}, extraKeys: []string{"dnsActive", "whoisActive"}, legacyPage: "host"},
+		{name: "URL", valueKeys: []string{"text"}, legacyPage: "url"},
+		{name: "ASN", valueKeys: []string{"AS Number"}, custom: true},
+		{name: "CIDR", valueKeys: []string{"Block"}, custom: true},
+		{name: "Mutex", valueKeys: []string{"Mutex"}, custom: true},
+		{name: "Registry Key", valueKeys: []string{"Key Name", "Value Name", "Value Type"}, custom: true},
+		{name: "User Agent", valueKeys: []string{"User Agent String"}, custom: true},
+		{name: "Email Subject", valueKeys: []string{"Subject"}, custom: true},
+		{name: "Hashtag", valueKeys: []string{"Hashtag"}, custom: true},
 	}
 	m := make(map[string]typeSpec, len(specs))
 	for _, s := range specs {
-		if s.custom != nil {
-			s.bodyKeys = s.custom
+		if s.custom {
+			s.legacyPage = "customIndicator"
 		}
 		m[strings.ToLower(s.name)] = s
 	}
@@ -279,34 +285,34 @@ func fillValues(ind *Indicator, validate bool) error {
 
 func fillCustom(ind *Indicator, spec typeSpec, summary string) {
 	empty := true
-	for _, k := range spec.custom {
+	for _, k := range spec.valueKeys {
 		if ind.Custom[k] != "" {
 			empty = false
 		}
 	}
 	if empty && summary != "" {
 		parts := []string{summary}
-		if len(spec.custom) > 1 {
-			parts = strings.SplitN(summary, summarySep, len(spec.custom))
+		if len(spec.valueKeys) > 1 {
+			parts = strings.SplitN(summary, summarySep, len(spec.valueKeys))
 		}
 		if ind.Custom == nil {
-			ind.Custom = make(map[string]string, len(spec.custom))
+			ind.Custom = make(map[string]string, len(spec.valueKeys))
 		}
-		for i, k := range spec.custom {
+		for i, k := range spec.valueKeys {
 			if i < len(parts) {
 				ind.Custom[k] = strings.TrimSpace(parts[i])
 			}
 		}
 	}
-	if len(spec.custom) == 1 {
-		ind.Summary = ind.Custom[spec.custom[0]]
+	if len(spec.valueKeys) == 1 {
+		ind.Summary = ind.Custom[spec.valueKeys[0]]
 		return
 	}
-	parts := make([]string, len(spec.custom))
-	for i, k := range spec.custom {
+	parts := make([]string, len(spec.valueKeys))
+	for i, k := range spec.valueKeys {
 		parts[i] = ind.Custom[k]
 	}
-	if ind.Custom[spec.custom[0]] == "" {
+	if ind.Custom[spec.valueKeys[0]] == "" {
 		ind.Summary = ""
 		return
 	}
@@ -329,11 +335,9 @@ func validateCustom(ind *Indicator, spec typeSpec) error {
 }
 
 func quoteKeys(spec typeSpec) string {
-	keys := spec.bodyKeys
-	if spec.name == "File" {
-		keys = keys[:3]
-	} else if spec.name == "Host" {
-		keys = keys[:1]
+	keys := spec.valueKeys
+	if spec.name == "Registry Key" {
+		keys = []string{"Key Name", "Value Type"}
 	}
 	q := make([]string, len(keys))
 	for i, k := range keys {
@@ -424,6 +428,13 @@ const webBase = "https://testxyz.threatconnect.com"
 
 const dateLayout = "2006-01-02T15:04:05Z"
 
+// MarshalJSON renders the indicator as TC's v3 API returns it when every
+// extra is requested (fields tags, attributes, securityLabels and
+// threatAssess), so tests elsewhere can build fixtures in TC's exact shape.
+func (ind Indicator) MarshalJSON() ([]byte, error) {
+	return appendIndicator(nil, &ind, fieldTags|fieldAttributes|fieldSecurityLabels|fieldThreatAssess), nil
+}
+
 // appendIndicator writes the v3 JSON of ind. It is hand-written rather than
 // reflected because TC's shape needs ratings with two decimals, ids that stay
 // integers, custom-type keys with spaces and sub-collections only on request.
@@ -505,7 +516,7 @@ func appendTypeFields(o *objWriter, ind *Indicator) {
 		o.str("text", ind.Text)
 	default:
 		if spec, ok := lookupType(ind.Type); ok {
-			for _, k := range spec.custom {
+			for _, k := range spec.valueKeys {
 				o.str(k, ind.Custom[k])
 			}
 			return

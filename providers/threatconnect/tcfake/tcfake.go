@@ -12,7 +12,6 @@
 package tcfake
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -236,8 +235,10 @@ func (s *Server) add(ind Indicator) Indicator {
 	} else if o, ok := ownerByName(ind.OwnerName); ok && ind.OwnerID == 0 {
 		ind.OwnerID = o.ID
 	}
-	if _, known := lookupType(ind.Type); known {
-		_ = fillValues(&ind, false) // best effort: planted data may be deliberately odd
+	// Planted data may be deliberately odd: keep it as given unless its
+	// values and summary can be made to agree.
+	if filled := ind.clone(); fillValues(&filled, false) == nil {
+		ind = filled
 	}
 	if ind.ID == 0 {
 		ind.ID = s.data.allocID()
@@ -441,5 +442,5 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = io.Copy(w, bytes.NewReader(body))
+	_, _ = w.Write(body)
 }

@@ -982,6 +982,10 @@ func TestAddIndicatorAndGenerate(t *testing.T) {
 	if planted.ID == 0 || !planted.DateAdded.Equal(testNow) || planted.OwnerName != SeedOwnerName {
 		t.Errorf("planted = %+v", planted)
 	}
+	odd := s.AddIndicator(Indicator{Type: "File", Summary: "not-a-hash", Active: true})
+	if odd.Summary != "not-a-hash" || odd.MD5 != "" {
+		t.Errorf("planted odd File = %+v, want it kept as given", odd)
+	}
 	replaced := s.AddIndicator(Indicator{ID: planted.ID, Type: "Address", IP: "9.9.9.9", Active: true})
 	if got, _ := s.Find("Address", "9.9.9.9"); got.ID != planted.ID || replaced.Summary != "9.9.9.9" {
 		t.Errorf("replace by id: %+v", got)
@@ -1067,5 +1071,19 @@ func TestAppendJSONString(t *testing.T) {
 		if back != wantBack {
 			t.Errorf("%q decodes to %q, encoding/json gives %q", s, back, wantBack)
 		}
+	}
+}
+
+func TestIndicatorMarshalJSON(t *testing.T) {
+	s := newTestServer(t, Options{})
+	ind, _ := s.Find("Address", SeedIPv4)
+	if viaJSON, err := json.Marshal(ind); err != nil || !json.Valid(viaJSON) {
+		t.Fatalf("json.Marshal: %v: %s", err, viaJSON)
+	}
+	raw, _ := ind.MarshalJSON()
+	q := url.Values{"tql": {"summary CONTAINS '" + SeedIPv4 + "'"}, "fields": {"tags", "attributes", "securityLabels", "threatAssess"}}
+	_, _, page := call(t, s, http.MethodGet, searchPath("/v3", q), "")
+	if !bytes.Contains(page, raw) {
+		t.Errorf("MarshalJSON differs from the served object:\n%s\n%s", raw, page)
 	}
 }

@@ -175,8 +175,8 @@ func (d *dataset) indicatorRenderer() func(*indicator, withSpec) map[string]any 
 }
 
 // handleSearchIndicators serves GET /api/indicators/search. No public client
-// documents it beyond [SL]'s `%test%` example, so value is a substring
-// search in which `%` is also a wildcard.
+// documents it beyond the Swimlane connector's `%test%` example, so value is
+// a substring search in which `%` is also a wildcard.
 func (s *Server) handleSearchIndicators(w http.ResponseWriter, r *http.Request) {
 	value := r.URL.Query().Get("value")
 	if strings.TrimSpace(value) == "" {
