@@ -113,4 +113,3 @@ func (f *fixture) rewriteMaxContainers(t *testing.T, n int) {
 		t.Fatal(err)
 	}
 }
-
