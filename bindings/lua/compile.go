@@ -48,7 +48,7 @@ func compile(file string, src []byte) (*glua.FunctionProto, error) {
 		return nil, fmt.Errorf("%s:1:1: the script could not be parsed", file)
 	}
 	rewriteConcat(chunk)
-	proto, err := glua.Compile(chunk, file)
+	proto, err := compileChunk(chunk, file)
 	if err != nil {
 		var ce *glua.CompileError
 		if errors.As(err, &ce) {
@@ -57,6 +57,17 @@ func compile(file string, src []byte) (*glua.FunctionProto, error) {
 		return nil, fmt.Errorf("%s:1:1: %w", file, err)
 	}
 	return proto, nil
+}
+
+// compileChunk is glua.Compile, which re-panics anything that isn't a
+// CompileError; a compiler bug must not take the host down with it.
+func compileChunk(chunk []ast.Stmt, file string) (proto *glua.FunctionProto, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the compiler failed (%v); please report this script", r)
+		}
+	}()
+	return glua.Compile(chunk, file)
 }
 
 // locateSyntaxError turns a parser error into a position and message. The

@@ -72,3 +72,29 @@ func TestConcatRewriteKeepsSemantics(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestCompileEmpty(t *testing.T) {
+	rt := NewRuntime(Options{})
+	for _, src := range []string{"", "-- only a comment\n", "--[[ block ]]"} {
+		if got := mustRun(t, rt, src, nil); got != nil {
+			t.Errorf("%q returned %v", src, got)
+		}
+	}
+}
+
+// FuzzCompile checks that no source text panics the parser or compiler,
+// and that every error is located.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		"return 1", "local x = = 1", "x = 'abc", "if x then", "return a .. b .. (c)",
+		"local function f(...) return ... .. 'x' end", "goto l ::l::", "for i=1,2 do break end",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		_, err := Compile("f.lua", []byte(src))
+		if err != nil && !strings.HasPrefix(err.Error(), "f.lua:") {
+			t.Fatalf("error %q has no position", err)
+		}
+	})
+}

@@ -18,10 +18,36 @@ func BenchmarkCall(b *testing.B) {
 	load(b, h, "echo")
 	b.SetBytes(int64(len(benchInput)))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		out, err := h.Call(context.Background(), "echo", "echo", benchInput, nil)
 		if err != nil || len(out) != len(benchInput) {
 			b.Fatalf("echo: %s, %v", out, err)
+		}
+	}
+}
+
+// BenchmarkCallReputation measures a call of the example plugin's score
+// function, which decodes and encodes real structures.
+func BenchmarkCallReputation(b *testing.B) {
+	h := newTestHost(b, Options{})
+	load(b, h, "reputation")
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		if _, err := h.Call(context.Background(), "reputation", "score", benchInput, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reportCPU starts measuring the process's CPU time; the function it
+// returns reports it per operation as cpu-ns/op.
+func reportCPU(b *testing.B) func() {
+	start := processCPU()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
 }
@@ -32,6 +58,7 @@ func BenchmarkCallParallel(b *testing.B) {
 	h := newTestHost(b, Options{})
 	load(b, h, "echo")
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := h.Call(context.Background(), "echo", "echo", benchInput, nil); err != nil {
@@ -49,6 +76,7 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	p := h.plugins["echo"]
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		inst, err := p.pool.get(ctx)
 		if err != nil {
@@ -62,6 +90,7 @@ func BenchmarkPoolCheckout(b *testing.B) {
 func BenchmarkCompileCold(b *testing.B) {
 	wasmBytes := pluginBytes(b, "reputation")
 	ctx := context.Background()
+	defer reportCPU(b)()
 	for b.Loop() {
 		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
 		if _, err := r.CompileModule(ctx, wasmBytes); err != nil {
@@ -94,7 +123,7 @@ func BenchmarkCompileCached(b *testing.B) {
 	if err != nil || len(entries) == 0 {
 		b.Fatalf("the cache folder is empty after a compile: %v", err)
 	}
-	b.ResetTimer()
+	defer reportCPU(b)()
 	for b.Loop() {
 		compile()
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // testPlugins are the plugin sources the tests build, by output name. They
@@ -116,6 +117,11 @@ func TestMain(m *testing.M) {
 func newTestHost(t testing.TB, o Options) *Host {
 	t.Helper()
 	o.CacheDir = cacheDir
+	if o.Default.Timeout == 0 {
+		// The machine running the tests may be busy; only tests about the
+		// time limit use a short one.
+		o.Default.Timeout = time.Minute
+	}
 	h, err := NewHost(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

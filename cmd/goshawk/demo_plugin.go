@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+
+	"github.com/goshawk/goshawk/bindings/wasm/wasmbuild"
 )
 
 // buildDemoPlugin compiles the example reputation plugin from its source
@@ -18,16 +18,9 @@ func buildDemoPlugin(ctx context.Context, pluginsDir string) string {
 	if root == "" {
 		return "reputation plugin not built: run the demo from a goshawk checkout so its source can be compiled"
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return "reputation plugin not built: the go command is not on PATH"
-	}
 	out := filepath.Join(pluginsDir, "reputation.wasm")
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = filepath.Join(root, "examples", "plugins", "reputation")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Sprintf("reputation plugin not built: %v: %s", err, strings.TrimSpace(string(msg)))
+	if err := wasmbuild.Build(ctx, filepath.Join(root, "examples", "plugins", "reputation"), out); err != nil {
+		return fmt.Sprintf("reputation plugin not built: %v", err)
 	}
 	return "reputation.wasm compiled from examples/plugins/reputation"
 }

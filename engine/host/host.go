@@ -36,6 +36,9 @@ type Options struct {
 	Redact   *logx.Redactor
 	Metrics  *metrics.Metrics // nil: a fresh one
 	Clock    sched.Clock      // nil: the real clock
+	// PluginCache is wazero's compilation cache folder; by default
+	// .goshawk-cache/wasm next to the store.
+	PluginCache string
 }
 
 // Host is an assembled goshawk.
@@ -96,8 +99,11 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	if h.assets, err = openAssets(cfg); err != nil {
 		return nil, err
 	}
+	if o.PluginCache == "" {
+		o.PluginCache = filepath.Join(filepath.Dir(cfg.Store), ".goshawk-cache", "wasm")
+	}
 	h.Plugins, err = wasm.NewHost(ctx, wasm.Options{
-		CacheDir:  filepath.Join(filepath.Dir(cfg.Store), ".goshawk-cache", "wasm"),
+		CacheDir:  o.PluginCache,
 		PerPlugin: pluginLimits(cfg),
 		Log:       o.Log,
 	})

@@ -73,7 +73,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	u, err := url.Parse(root)
 	if err != nil {
-		return nil, fmt.Errorf("threatconnect: base_url %q: %w", cfg.BaseURL, err)
+		return nil, fmt.Errorf("threatconnect: base_url: %w", err)
 	}
 	if cfg.AccessID == "" || cfg.SecretKey == "" {
 		return nil, errors.New("threatconnect: access_id and secret_key are required; set both in the asset config")
@@ -131,20 +131,18 @@ func (c *Client) Close() error {
 // base without its trailing slashes, then "/api/v3" for the sandbox host and
 // "/v3" otherwise, so tenants configure "https://tenant.threatconnect.com/api".
 func APIRoot(baseURL string) (string, error) {
+	// The messages never echo the value: a mistyped URL may carry a password.
 	base := strings.TrimRight(strings.TrimSpace(baseURL), "/")
 	u, err := url.Parse(base)
 	switch {
-	case err != nil:
-		return "", fmt.Errorf("threatconnect: base_url %q is not a URL: %w", baseURL, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("threatconnect: base_url %q must start with https:// (or http://)", baseURL)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
+		return "", errors.New("threatconnect: base_url must be an https:// (or http://) URL such as https://api.threatconnect.com")
 	case u.Host == "":
-		return "", fmt.Errorf("threatconnect: base_url %q has no host; use a URL such as https://api.threatconnect.com", baseURL)
+		return "", errors.New("threatconnect: base_url has no host; use a URL such as https://api.threatconnect.com")
 	case u.User != nil:
-		// The value is not echoed: it holds a password.
 		return "", errors.New("threatconnect: base_url must not carry credentials; use access_id and secret_key")
 	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("threatconnect: base_url %q must not have a query or fragment; give the base such as https://api.threatconnect.com", baseURL)
+		return "", errors.New("threatconnect: base_url must not have a query or fragment; give the base such as https://api.threatconnect.com")
 	}
 	if strings.Contains(base, "sandbox.threatconnect.com") {
 		return base + "/api/v3", nil
@@ -270,7 +268,8 @@ func (c *Client) do(ctx context.Context, method, target string, body []byte) (*r
 // and how long to wait first.
 func (c *Client) retryWait(ctx context.Context, resp *response, err error, attempt int) (time.Duration, bool) {
 	if err != nil {
-		if ctx.Err() != nil || isTLSError(err) {
+		var ce *ConnectError
+		if !errors.As(err, &ce) || ctx.Err() != nil || isTLSError(err) {
 			return 0, false
 		}
 		return c.backoff(attempt), true
@@ -378,8 +377,8 @@ func (c *Client) attempt(ctx context.Context, method, target string, body []byte
 		return nil, &ConnectError{Method: method, URL: printable, Err: c.transportCause(ctx, actx, err)}
 	}
 	if len(data) > maxBodyBytes {
-		return nil, &ConnectError{Method: method, URL: printable,
-			Err: fmt.Errorf("response body exceeds %d MiB; narrow the query", maxBodyBytes>>20)}
+		// Not a ConnectError: asking again would get the same answer.
+		return nil, fmt.Errorf("threatconnect: %s %s: the response exceeds %d MiB; lower max_results or narrow the query", method, printable, maxBodyBytes>>20)
 	}
 	return &response{Response: resp, body: data}, nil
 }

@@ -177,7 +177,9 @@ func runPoll(ctx context.Context, call *providers.Call) *providers.Result {
 	warn := func(msg string, args ...any) { call.Env.Log.Warn(msg, append([]any{"asset", call.Asset}, args...)...) }
 	found, fetched, err := c.fetchNew(ctx, start, after, limit, warn)
 	if err != nil {
-		return c.failure(err) // nothing was ingested: the checkpoint stays
+		r := c.failure(err) // nothing was ingested: the checkpoint stays
+		r.Summary = pollSummary(call.Asset, fetched, 0, 0, stored)
+		return r
 	}
 
 	created, duplicates := 0, 0

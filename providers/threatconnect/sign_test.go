@@ -1,8 +1,12 @@
 package threatconnect
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
 )
 
 // The vectors of the reference §3.1. Each request target is built by the
@@ -76,4 +80,28 @@ func TestAPIRoot(t *testing.T) {
 			t.Errorf("APIRoot(%q) = %q, want an error", bad, got)
 		}
 	}
+}
+
+// The signature covers the Timestamp header, so the client clock and the
+// server clock must agree within five minutes.
+func TestSignUsesInjectedClock(t *testing.T) {
+	fixed := time.Unix(1700000000, 0)
+	f := newFixture(t, tcfake.Options{Now: func() time.Time { return fixed }}, nil)
+	r := f.invoke(t, "test_connectivity", nil)
+	if !r.OK() {
+		t.Fatalf("test_connectivity with agreeing clocks: %s", r.Message)
+	}
+	if got := f.srv.Requests()[0].Header.Get("Timestamp"); got != "1700000000" {
+		t.Errorf("Timestamp = %q, want 1700000000", got)
+	}
+	f.client.now = func() time.Time { return fixed.Add(6 * time.Minute) }
+	r = f.invoke(t, "test_connectivity", nil)
+	if r.OK() || !strings.Contains(r.Message, "Timestamp out of acceptable time range") {
+		t.Errorf("with a skewed clock got %s %q", r.Status, r.Message)
+	}
+}
+
+func ExampleSign() {
+	fmt.Println(Sign("test", "test", "test", "GET", 1587340800))
+	// Output: TC test:p5a/YiTRs7sNMp/PEDgZxky8lJDRLbza1pi8erjURrU=
 }

@@ -174,7 +174,8 @@ func checkWhole(name string, lo, hi int) func(any) error {
 }
 
 // errUnresolvedPrimary is the message of a primary_field that is neither one
-// indicator value nor a list of hashes.
+// indicator value nor a list of hashes. Like the other parameter messages it
+// is shown to the user as is, in the app's words.
 var errUnresolvedPrimary = errors.New("Could not resolve primary_field parameter type. Please check provided value of primary_field parameter.")
 
 func checkPrimaryField(v any) error {

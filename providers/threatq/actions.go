@@ -347,7 +347,7 @@ func newCallEnv(call *providers.Call) callEnv {
 
 // result renders a response as the Swimlane result (reference §9.4).
 func (c *client) result(resp *response, checkItems bool) *providers.Result {
-	body := decodeBody(resp.body)
+	body := redactValue(decodeBody(resp.body), c.secrets())
 	entry := map[string]any{
 		"status_code":      resp.status,
 		"reason":           http.StatusText(resp.status),

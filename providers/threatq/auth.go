@@ -158,16 +158,48 @@ func authDetail(body []byte) string {
 	return strings.Join(parts, ": ")
 }
 
-// redact removes the password and the cached token from text that came
-// from the server, in case a server echoes what it was sent.
-func (c *client) redact(s string) string {
+// secrets returns the values that must never reach a result or a log.
+func (c *client) secrets() []string {
 	c.mu.Lock()
 	tok := c.token
 	c.mu.Unlock()
-	for _, secret := range []string{c.password, tok} {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
+	var out []string
+	for _, s := range []string{c.password, tok} {
+		// Very short values would blank out ordinary text and protect nothing.
+		if len(s) >= 4 {
+			out = append(out, s)
 		}
 	}
+	return out
+}
+
+// redact removes the password and the cached token from text that came
+// from the server, in case a server echoes what it was sent.
+func (c *client) redact(s string) string {
+	return redactAll(s, c.secrets())
+}
+
+func redactAll(s string, secrets []string) string {
+	for _, secret := range secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
 	return s
+}
+
+// redactValue applies redact to every string of a decoded JSON value, in
+// place, so that an echoed secret cannot reach json_body either.
+func redactValue(v any, secrets []string) any {
+	switch x := v.(type) {
+	case string:
+		return redactAll(x, secrets)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactValue(e, secrets)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactValue(e, secrets)
+		}
+	}
+	return v
 }

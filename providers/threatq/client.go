@@ -92,7 +92,8 @@ func newClient(cfg clientConfig) (*client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = proxy
 	tr.MaxIdleConnsPerHost = 16
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !cfg.VerifySSL} //nolint:gosec // the asset asked for it with verify_ssl: false
+	// verify_ssl: false is for lab instances with self-signed certificates.
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !cfg.VerifySSL}
 	return &client{
 		base:     base,
 		email:    cfg.Email,
@@ -154,7 +155,7 @@ func (c *client) do(ctx context.Context, env callEnv, r request) (*response, err
 	if err != nil || resp.status != http.StatusUnauthorized {
 		return resp, err
 	}
-	env.log.Info("threatq: token rejected, signing in again", "method", r.method, "path", r.path)
+	env.log.Info("threatq: token rejected, signing in again", "method", r.method, "path", "/api"+r.path)
 	c.dropToken(tok)
 	if tok, err = c.bearer(ctx, env); err != nil {
 		return nil, err
@@ -168,10 +169,11 @@ func (c *client) send(ctx context.Context, env callEnv, r request, bearer string
 	if r.body != nil {
 		var err error
 		if body, err = json.Marshal(r.body); err != nil {
-			return nil, fmt.Errorf("threatq: encode %s %s body: %w", r.method, r.path, err)
+			return nil, fmt.Errorf("threatq: encode %s /api%s body: %w", r.method, r.path, err)
 		}
 	}
-	target := c.base + "/api" + r.path
+	apiPath := "/api" + r.path
+	target := c.base + apiPath
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}
@@ -179,9 +181,9 @@ func (c *client) send(ctx context.Context, env callEnv, r request, bearer string
 		start := time.Now()
 		resp, err := c.attempt(ctx, r.method, target, body, bearer)
 		if err != nil {
-			env.log.Debug("threatq: request failed", "method", r.method, "path", r.path, "attempt", attempt, "error", err.Error())
+			env.log.Debug("threatq: request failed", "method", r.method, "path", apiPath, "attempt", attempt, "error", err.Error())
 		} else {
-			env.log.Debug("threatq: request", "method", r.method, "path", r.path, "status", resp.status, "attempt", attempt, "duration", time.Since(start))
+			env.log.Debug("threatq: request", "method", r.method, "path", apiPath, "status", resp.status, "attempt", attempt, "duration", time.Since(start))
 		}
 		if !r.idempotent || attempt >= maxAttempts || ctx.Err() != nil || !retryable(resp, err) {
 			return resp, err
@@ -195,18 +197,18 @@ func (c *client) send(ctx context.Context, env callEnv, r request, bearer string
 		if wait > maxRetryAfter || pastDeadline(ctx, wait) {
 			return resp, err
 		}
-		reason := ""
+		var reason string
 		if err != nil {
 			reason = err.Error()
 		} else {
 			reason = strconv.Itoa(resp.status) + " " + http.StatusText(resp.status)
 		}
-		env.log.Warn("threatq: retrying", "method", r.method, "path", r.path, "attempt", attempt, "reason", reason, "wait", wait)
+		env.log.Warn("threatq: retrying", "method", r.method, "path", apiPath, "attempt", attempt, "reason", reason, "wait", wait)
 		if err := c.sleep(ctx, wait); err != nil {
 			if resp != nil {
 				return resp, nil
 			}
-			return nil, &connError{method: r.method, path: r.path, err: err}
+			return nil, &connError{method: r.method, path: apiPath, err: err}
 		}
 	}
 }
@@ -237,9 +239,12 @@ func (c *client) attempt(ctx context.Context, method, target string, body []byte
 		return nil, c.transportError(ctx, actx, method, path, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes))
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes+1))
 	if err != nil {
 		return nil, c.transportError(ctx, actx, method, path, err)
+	}
+	if len(data) > maxBodyBytes {
+		return nil, fmt.Errorf("threatq: %s %s: the response is larger than %d MiB; ask for fewer results with limit", method, path, maxBodyBytes>>20)
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -326,8 +327,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, failStatus, errCodeFor(failStatus), http.StatusText(failStatus))
 		return
 	}
-	if readErr != nil {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(readErr, &tooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "0x1001", "request body is larger than 1 MiB: send one indicator per request")
+		return
+	} else if readErr != nil {
+		writeError(w, http.StatusBadRequest, "0x1001", "could not read the request body: send it again")
 		return
 	}
 	if msg, ok := s.authenticate(r); !ok {

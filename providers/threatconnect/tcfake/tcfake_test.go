@@ -1087,3 +1087,9 @@ func TestIndicatorMarshalJSON(t *testing.T) {
 		t.Errorf("MarshalJSON differs from the served object:\n%s\n%s", raw, page)
 	}
 }
+
+func TestBodyTooLarge(t *testing.T) {
+	s := newTestServer(t, Options{})
+	code, _, b := call(t, s, http.MethodPost, "/v3/indicators", `{"type":"Address","description":"`+strings.Repeat("x", maxBody)+`"}`)
+	wantError(t, code, b, http.StatusRequestEntityTooLarge, "0x1001")
+}

@@ -63,109 +63,144 @@ func CompileQuery(criteria, filters any, now time.Time) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Query{match: allOf([]pred{crit, filt})}, nil
+	return &Query{match: allOf([]cond{crit, filt}).match}, nil
 }
 
 type compiler struct {
 	now time.Time
 }
 
-func allOf(preds []pred) pred {
-	kept := preds[:0:0]
-	for _, p := range preds {
-		if p == nil {
-			continue
-		}
-		kept = append(kept, p)
+// cond is a compiled condition with a rough cost, so that AND and OR can
+// try cheap members (an integer compare) before dear ones (a substring
+// search). Every condition is a pure function of the indicator, so the order
+// changes nothing but speed.
+type cond struct {
+	match pred
+	cost  int
+}
+
+var (
+	always = cond{match: matchAll}
+	never  = cond{match: matchNone}
+)
+
+func byCost(conds []cond) ([]pred, int) {
+	sorted := slices.Clone(conds)
+	slices.SortStableFunc(sorted, func(a, b cond) int { return a.cost - b.cost })
+	preds := make([]pred, len(sorted))
+	total := 0
+	for i, c := range sorted {
+		preds[i] = c.match
+		total += c.cost
 	}
-	switch len(kept) {
+	return preds, total
+}
+
+func allOf(conds []cond) cond {
+	preds, cost := byCost(conds)
+	switch len(preds) {
 	case 0:
-		return matchAll
+		return always
 	case 1:
-		return kept[0]
+		return conds[0]
 	case 2:
-		a, b := kept[0], kept[1]
-		return func(i *indicator) bool { return a(i) && b(i) }
+		a, b := preds[0], preds[1]
+		return cond{func(i *indicator) bool { return a(i) && b(i) }, cost}
 	}
-	return func(i *indicator) bool {
-		for _, p := range kept {
+	return cond{func(i *indicator) bool {
+		for _, p := range preds {
 			if !p(i) {
 				return false
 			}
 		}
 		return true
-	}
+	}, cost}
 }
 
-func anyOf(preds []pred) pred {
+func anyOf(conds []cond) cond {
+	preds, cost := byCost(conds)
 	switch len(preds) {
 	case 0:
-		return matchNone
+		return never
 	case 1:
-		return preds[0]
+		return conds[0]
 	case 2:
 		a, b := preds[0], preds[1]
-		return func(i *indicator) bool { return a(i) || b(i) }
+		return cond{func(i *indicator) bool { return a(i) || b(i) }, cost}
 	}
-	return func(i *indicator) bool {
+	return cond{func(i *indicator) bool {
 		for _, p := range preds {
 			if p(i) {
 				return true
 			}
 		}
 		return false
-	}
+	}, cost}
 }
 
 // expr compiles one expression object. PHP serialises an empty object as [],
 // so an empty array means "no condition" too.
-func (c *compiler) expr(v any, path string) (pred, error) {
+func (c *compiler) expr(v any, path string) (cond, error) {
 	switch x := v.(type) {
 	case nil:
-		return matchAll, nil
+		return always, nil
 	case []any:
 		if len(x) == 0 {
-			return matchAll, nil
+			return always, nil
 		}
 	case map[string]any:
-		preds := make([]pred, 0, len(x))
+		conds := make([]cond, 0, len(x))
 		for _, key := range sortedKeys(x) {
 			p, err := c.member(key, x[key], path)
 			if err != nil {
-				return nil, err
+				return cond{}, err
 			}
-			preds = append(preds, p)
+			conds = append(conds, p)
 		}
-		return allOf(preds), nil
+		return allOf(conds), nil
 	}
-	return nil, queryErrorf(path, "expected an object")
+	return cond{}, queryErrorf(path, "expected an object")
 }
 
-func (c *compiler) member(key string, v any, path string) (pred, error) {
+func (c *compiler) member(key string, v any, path string) (cond, error) {
 	here := path + "." + key
 	switch key {
 	case "+and", "+or":
 		list, ok := v.([]any)
 		if !ok {
-			return nil, queryErrorf(here, "expected an array for %s", key)
+			return cond{}, queryErrorf(here, "expected an array for %s", key)
 		}
-		preds := make([]pred, 0, len(list))
+		conds := make([]cond, 0, len(list))
 		for i, el := range list {
 			p, err := c.expr(el, fmt.Sprintf("%s[%d]", here, i))
 			if err != nil {
-				return nil, err
+				return cond{}, err
 			}
-			preds = append(preds, p)
+			conds = append(conds, p)
 		}
 		if key == "+and" {
-			return allOf(preds), nil
+			return allOf(conds), nil
 		}
-		return anyOf(preds), nil
+		return anyOf(conds), nil
 	}
 	if strings.HasPrefix(key, "+") {
-		return nil, queryErrorf(path, "unknown query operator '%s'", key)
+		return cond{}, queryErrorf(path, "unknown query operator '%s'", key)
 	}
-	return c.field(key, v, here)
+	p, err := c.field(key, v, here)
+	if err != nil {
+		return cond{}, err
+	}
+	return cond{p, fieldCost[key]}, nil
+}
+
+// fieldCost ranks fields by what testing one costs: integer compares are
+// cheap, substring searches over several strings dear. Unknown fields cost
+// nothing, as they match nothing.
+var fieldCost = map[string]int{
+	"id": 1, "type_id": 1, "status_id": 1, "score": 1, "type_name": 1, "type": 1,
+	"status_name": 1, "status": 1, "created_at": 2, "updated_at": 2, "touched_at": 2,
+	"published_at": 2, "expires_at": 2, "expired_at": 2, "class": 3, "hash": 3,
+	"value": 4, "source_name": 6, "attribute": 8, "mentions": 8,
 }
 
 // operators maps each accepted operator to its canonical form. "is" is the
