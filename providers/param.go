@@ -175,9 +175,9 @@ func (p *Param) Coerce(v any) (any, error) {
 			return x, nil
 		case string:
 			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "true", "yes", "1", "on":
+			case "true", "yes", "y", "1", "on":
 				return true, nil
-			case "false", "no", "0", "off":
+			case "false", "no", "n", "0", "off":
 				return false, nil
 			}
 		}

@@ -120,6 +120,7 @@ func TestInvoke(t *testing.T) {
 	}{
 		{"ok with defaults", "hunt_ip", map[string]any{"ip": "1.2.3.4"}, "", "success", "ok"},
 		{"strings convert", "hunt_ip", map[string]any{"ip": "::1", "tag": "true", "limit": "25", "rating": "2.5"}, "", "success", "ok"},
+		{"Y/N is a bool", "hunt_ip", map[string]any{"ip": "::1", "tag": "Y"}, "", "success", "ok"},
 		{"object from json", "hunt_ip", map[string]any{"ip": "::1", "criteria": `{"a":1}`}, "", "success", "ok"},
 		{"unknown param with hint", "hunt_ip", map[string]any{"ipp": "1.2.3.4"}, `unknown parameter "ipp"; did you mean "ip"?`, "", ""},
 		{"missing required", "hunt_ip", map[string]any{}, `parameter "ip" is required`, "", ""},

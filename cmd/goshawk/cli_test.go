@@ -350,3 +350,35 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateBrokenFolder lints the deliberately broken playbooks against
+// a config that declares tc and tq: each problem at its file:line:col, exit 1.
+func TestValidateBrokenFolder(t *testing.T) {
+	var out, errb bytes.Buffer
+	dir := filepath.Join("..", "..", "testdata")
+	code := run(context.Background(), []string{"--config", filepath.Join(dir, "validate", "goshawk.yaml"), "validate", filepath.Join(dir, "playbooks-broken")},
+		&out, &errb, func(string) (string, bool) { return "", false })
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s", code, errb.String())
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "validate", "expected.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.ReplaceAll(out.String(), filepath.Join(dir, "playbooks-broken")+string(filepath.Separator), "")
+	if got != string(want) {
+		t.Fatalf("validate printed\n%s\nwant\n%s", got, want)
+	}
+	for _, must := range []string{
+		`unknown_key.yaml:3:3: unknown key "scedule"`,
+		`bad_cron.yaml:3:13: trigger.schedule: cron expression "0 25 * * *"`,
+		`undeclared_asset.yaml:7:13: asset tq is not declared`,
+		`misspelled_action.lua:2:14: unknown action "hunt_ipp" for asset tc (threatconnect); did you mean "hunt_ip"?`,
+		`unknown_param.yaml:6:39: unknown parameter "tags" for tc.hunt_ip`,
+		`syntax_error.lua:5:10: lua syntax error`,
+	} {
+		if !strings.Contains(got, must) {
+			t.Errorf("missing %q", must)
+		}
+	}
+}

@@ -36,7 +36,7 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	var yamls, wasms, luas []string
+	var yamls, dirs, wasms, luas []string
 	cfgPath := ""
 	for _, p := range pos {
 		fi, err := os.Stat(p)
@@ -45,17 +45,11 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 			continue
 		}
 		if fi.IsDir() {
-			y, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
-			y2, _ := filepath.Glob(filepath.Join(p, "*.yml"))
-			w, _ := filepath.Glob(filepath.Join(p, "*.wasm"))
-			for _, f := range append(y, y2...) {
-				if filepath.Base(f) == config.FileName {
-					cfgPath = f
-				} else {
-					yamls = append(yamls, f)
-				}
+			if _, err := os.Stat(filepath.Join(p, config.FileName)); err == nil {
+				cfgPath = filepath.Join(p, config.FileName)
 			}
-			wasms = append(wasms, w...)
+			w, _ := filepath.Glob(filepath.Join(p, "*.wasm"))
+			dirs, wasms = append(dirs, p), append(wasms, w...)
 			continue
 		}
 		switch strings.ToLower(filepath.Ext(p)) {
@@ -85,10 +79,8 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		if err != nil {
 			report(err)
 		} else if len(pos) == 0 {
-			y, _ := filepath.Glob(filepath.Join(cfg.Playbooks, "*.yaml"))
-			y2, _ := filepath.Glob(filepath.Join(cfg.Playbooks, "*.yml"))
 			w, _ := filepath.Glob(filepath.Join(cfg.Plugins, "*.wasm"))
-			yamls, wasms = append(y, y2...), w
+			dirs, wasms = []string{cfg.Playbooks}, w
 		}
 	} else if c, err := a.loadConfig(); err == nil {
 		cfg = c // lint against the config in force when there is one
@@ -119,16 +111,26 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 	if cfg != nil {
 		env = host.LintEnv(cfg, plugins)
 	}
-	sort.Strings(yamls)
 	books := 0
-	for _, y := range yamls {
-		_, diags := playbook.Load(y, env)
-		for _, d := range diags {
-			problems = append(problems, d.String())
+	var diags []playbook.Diagnostic
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			continue // a config whose playbooks folder doesn't exist yet has none
 		}
-		if len(diags) == 0 {
+		pbs, ds := playbook.LoadDir(d, env)
+		books += len(pbs)
+		diags = append(diags, ds...)
+	}
+	sort.Strings(yamls)
+	for _, y := range yamls {
+		pb, ds := playbook.Load(y, env)
+		if pb != nil && len(ds) == 0 {
 			books++
 		}
+		diags = append(diags, ds...)
+	}
+	for _, d := range diags {
+		problems = append(problems, d.String())
 	}
 	for _, p := range problems {
 		fmt.Fprintln(a.stdout, p)

@@ -227,7 +227,7 @@ func actions() []providers.Spec {
 				{Name: "type_id", Type: providers.String, Doc: "Indicator type id, or a type name such as IP Address"},
 				{Name: "status_id", Type: providers.Integer, Min: providers.Bound(1), Doc: "Indicator status id (1 Active, 2 Expired, 3 Indirect, 4 Review, 5 Whitelisted by default)"},
 				{Name: "source", Type: providers.Object, Doc: "Source, e.g. {\"name\": \"goshawk\", \"tlp\": {\"name\": \"GREEN\"}}"},
-				{Name: "whitelisted", Type: providers.String, Check: checkWhitelisted, Doc: "Y or N (true or false also accepted)"},
+				{Name: "whitelisted", Type: providers.Bool, Doc: "Whether the staged indicator is whitelisted: true/false or Y/N; sent as \"Y\"/\"N\""},
 			},
 			Run: action{build: buildUpdateImportIndicator}.run,
 		},
@@ -283,7 +283,7 @@ func buildUpdateImportIndicator(ctx context.Context, c *client, env callEnv, p p
 		body["type_id"] = id
 	}
 	if p.Has("whitelisted") {
-		body["whitelisted"], _ = yesNo(p["whitelisted"])
+		body["whitelisted"] = yesNo(p.Bool("whitelisted"))
 	}
 	if len(body) == 0 {
 		return request{}, errNothingToUpdate

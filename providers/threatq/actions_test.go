@@ -436,7 +436,7 @@ func TestValidationMakesNoRequest(t *testing.T) {
 		{"import_indicator_id fractional", "delete_import_indicator", map[string]any{"import_id": 1, "import_indicator_id": 2.5}, `parameter "import_indicator_id" must be an integer`, true},
 		{"id blank", "get_indicator_by_id", map[string]any{"id": "  "}, "Parameter 'id' must not be empty", false},
 		{"value blank", "indicator_search_with_value", map[string]any{"value": ""}, "Parameter 'value' must not be empty", false},
-		{"whitelisted", "update_import_indicator", map[string]any{"import_id": 1, "import_indicator_id": 2, "whitelisted": "maybe"}, "Parameter 'whitelisted' must be Y or N", false},
+		{"whitelisted", "update_import_indicator", map[string]any{"import_id": 1, "import_indicator_id": 2, "whitelisted": "maybe"}, `parameter "whitelisted" must be true or false`, true},
 		{"nothing to update", "update_import_indicator", map[string]any{"import_id": 1, "import_indicator_id": 2}, "Give at least one of", false},
 	}
 	for _, tc := range cases {

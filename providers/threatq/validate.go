@@ -122,30 +122,12 @@ func checkIndicators(v any) error {
 	return nil
 }
 
-func checkWhitelisted(v any) error {
-	if _, ok := yesNo(v); !ok {
-		return fmt.Errorf("Parameter 'whitelisted' must be Y or N (or true or false)")
+// yesNo is ThreatQ's spelling of a boolean flag.
+func yesNo(b bool) string {
+	if b {
+		return "Y"
 	}
-	return nil
-}
-
-// yesNo maps a boolean or Y/N (any case) to ThreatQ's "Y"/"N".
-func yesNo(v any) (string, bool) {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "Y", true
-		}
-		return "N", true
-	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "y", "yes", "true":
-			return "Y", true
-		case "n", "no", "false":
-			return "N", true
-		}
-	}
-	return "", false
+	return "N"
 }
 
 // scalarString renders a string or number; anything else is "".

@@ -113,23 +113,6 @@ func TestCheckIndicators(t *testing.T) {
 	}
 }
 
-func TestYesNo(t *testing.T) {
-	cases := map[any]string{true: "Y", false: "N", "Y": "Y", "y": "Y", "yes": "Y", "TRUE": "Y", "n": "N", "No": "N", "false": "N"}
-	for in, want := range cases {
-		if got, ok := yesNo(in); !ok || got != want {
-			t.Errorf("yesNo(%#v) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-	for _, bad := range []any{"maybe", "", 1.0} {
-		if _, ok := yesNo(bad); ok {
-			t.Errorf("yesNo(%#v) accepted", bad)
-		}
-		if err := checkWhitelisted(bad); err == nil {
-			t.Errorf("checkWhitelisted(%#v) accepted", bad)
-		}
-	}
-}
-
 func TestNormaliseBaseURL(t *testing.T) {
 	cases := map[string]string{
 		"https://tq.example.com":           "https://tq.example.com",
