@@ -30,6 +30,9 @@ type decoder struct {
 	onPollNode  *yaml.Node
 	scriptNode  *yaml.Node
 	luaNode     *yaml.Node
+	// badInputs is set when an input failed to decode; the Lua lint then
+	// doesn't report uses of it as unknown.
+	badInputs bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -414,6 +417,7 @@ func (d *decoder) trigger(n *yaml.Node, t *Trigger) {
 func (d *decoder) inputs(n *yaml.Node) []Input {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "inputs must be a mapping of input names to {type, contains, required, default, doc}, got %s", describe(n))
+		d.badInputs = true
 		return nil
 	}
 	var inputs []Input
@@ -431,10 +435,13 @@ func (d *decoder) inputs(n *yaml.Node) []Input {
 		seen[name] = true
 		if !inputNameRE.MatchString(name) {
 			d.errorf(k, "input name %q must be lowercase letters, digits and '_', starting with a letter", name)
+			d.badInputs = true
 			continue
 		}
 		if in, ok := d.input(name, k, v); ok {
 			inputs = append(inputs, in)
+		} else {
+			d.badInputs = true
 		}
 	}
 	return inputs

@@ -8,11 +8,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 
+	luabind "github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -33,21 +35,18 @@ func (e *Env) plugin(name string) ([]string, bool) {
 	return e.Plugins(name)
 }
 
-// luaGlobals are the globals the playbook sandbox provides besides the
-// assets: the base library, the opened standard libraries and goshawk's own.
-var luaGlobals = map[string]bool{
-	"input": true, "container": true, "log": true, "json": true, "kv": true, "containers": true,
-	"plugins": true, "time": true, "string": true, "table": true, "math": true, "os": true,
-	"print": true, "pairs": true, "ipairs": true, "next": true, "select": true, "type": true,
-	"tostring": true, "tonumber": true, "error": true, "assert": true, "pcall": true, "xpcall": true,
-	"unpack": true, "rawget": true, "rawset": true, "rawequal": true, "setmetatable": true,
-	"getmetatable": true, "_G": true, "_VERSION": true,
-}
+// luaGlobals are the globals the playbook sandbox gives every script besides
+// the assets, as the Lua runtime itself declares them.
+var luaGlobals = sync.OnceValue(func() map[string]bool {
+	set := map[string]bool{}
+	for _, name := range luabind.Globals() {
+		set[name] = true
+	}
+	return set
+})
 
 // sandboxed are standard Lua globals the sandbox leaves out on purpose.
 var sandboxed = map[string]bool{"io": true, "debug": true, "package": true, "coroutine": true, "channel": true}
-
-var atLineRE = regexp.MustCompile(` at line (\d+)$`)
 
 // osAllowed are the only os functions the sandbox keeps.
 var osAllowed = []string{"clock", "date", "time"}
@@ -59,6 +58,9 @@ type luaSource struct {
 	src     []byte
 	lineOff int // file line = Lua line + lineOff
 	colOff  int // file column = Lua column + colOff
+	// inputsKnown is false when some inputs failed to decode, so uses of
+	// input.<name> can't be checked.
+	inputsKnown bool
 }
 
 // linter checks one playbook's Lua against the playbook and the Env.
@@ -169,6 +171,8 @@ func (l *linter) tokenStart(pe *parse.Error) (int, int) {
 	}
 	return l.lastToken()
 }
+
+var atLineRE = regexp.MustCompile(` at line (\d+)$`)
 
 func (l *linter) compileError(err error) {
 	var ce *glua.CompileError
@@ -481,6 +485,9 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 	case contains(l.pb.Assets, obj):
 		l.action(obj, key, line, sep, call)
 	case obj == "input":
+		if !l.inputsKnown {
+			return
+		}
 		names := make([]string, len(l.pb.Inputs))
 		for i, in := range l.pb.Inputs {
 			names[i] = in.Name
@@ -500,7 +507,7 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 			ln, col := l.find(line, 2, ident(obj), sep, ident(key))
 			l.report(ln, col, "os.%s is not available in playbooks; the sandbox keeps only os.clock, os.date and os.time", key)
 		}
-	case luaGlobals[obj] || l.globals[obj]:
+	case luaGlobals()[obj] || l.globals[obj]:
 	case sandboxed[obj]:
 		ln, col := l.find(line, 0, ident(obj), sep, ident(key))
 		l.report(ln, col, "%s is not available in playbooks; the sandbox has no file, process, module or debug access", obj)

@@ -37,7 +37,7 @@ func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
 	pb := &Playbook{File: path, SourceLine: 1}
 	d.decode(src, pb, strings.TrimSuffix(filepath.Base(path), Ext))
 
-	lua := luaSource{file: path, src: pb.Source}
+	lua := luaSource{file: path, src: pb.Source, inputsKnown: !d.badInputs}
 	switch {
 	case d.scriptNode != nil:
 		script := pb.ScriptPath
@@ -54,7 +54,7 @@ func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
 			break
 		}
 		pb.ScriptPath, pb.Source, pb.SourceName = script, data, script
-		lua = luaSource{file: script, src: data}
+		lua.file, lua.src = script, data
 	case d.luaNode != nil:
 		lua.lineOff, lua.colOff = inlineOffsets(src, d.luaNode)
 		pb.SourceName = path

@@ -200,6 +200,8 @@ func TestDecodeDiagnostics(t *testing.T) {
 			`pb.yaml:2:14: input "ip": unknown type "ipaddr"; use one of string, number, integer, bool, object, array, duration`}},
 		{"input type typo", "inputs:\n  n: {type: numbr}\nlua: return 1\n", []string{
 			`pb.yaml:2:13: input "n": unknown type "numbr"; did you mean "number"?`}},
+		{"a broken input is not reported again where the script uses it", "inputs:\n  ip: {type: strin}\nlua: return input.ip\n", []string{
+			`pb.yaml:2:14: input "ip": unknown type "strin"; did you mean "string"?`}},
 		{"unknown contains", "inputs:\n  h: {type: string, contains: [sha512]}\nlua: return 1\n", []string{
 			`pb.yaml:2:32: input "h": unknown contains type "sha512"; did you mean "sha1"?`}},
 		{"contains on a number", "inputs:\n  n: {type: number, contains: [ip]}\nlua: return 1\n", []string{
