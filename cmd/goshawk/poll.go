@@ -23,6 +23,21 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.SQLite, error) {
 	return st, nil
 }
 
+// openConfiguredStore loads the config and opens its store, for the
+// commands that only read or write the store. On failure it has printed the
+// error and returns the exit code.
+func (a *app) openConfiguredStore(ctx context.Context) (*store.SQLite, int) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, a.configFail(err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, a.fail(err)
+	}
+	return st, exitOK
+}
+
 // isTerminal reports whether w is a character device, so progress lines are
 // drawn only for a person watching, never into a pipe or a file.
 func isTerminal(w io.Writer) bool {
@@ -132,13 +147,9 @@ func cmdContainers(ctx context.Context, a *app, args []string) int {
 	if len(pos) > 0 || *limit < 1 {
 		return a.fail(usagef("usage: goshawk containers [--asset A] [--limit N] [--after ID] [--json]"))
 	}
-	cfg, err := a.loadConfig()
-	if err != nil {
-		return a.configFail(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return a.fail(err)
+	st, code := a.openConfiguredStore(ctx)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	cs, err := st.ListContainers(ctx, store.ContainerQuery{Asset: *assetName, AfterID: *after, Limit: *limit})
@@ -182,13 +193,9 @@ func cmdContainer(ctx context.Context, a *app, args []string) int {
 	if err != nil || id <= 0 {
 		return a.fail(usagef("container ID must be a positive integer, got %q", pos[0]))
 	}
-	cfg, err := a.loadConfig()
-	if err != nil {
-		return a.configFail(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return a.fail(err)
+	st, code := a.openConfiguredStore(ctx)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	c, err := st.Container(ctx, id)

@@ -106,13 +106,9 @@ func cmdRuns(ctx context.Context, a *app, args []string) int {
 	if *limit < 1 {
 		return a.fail(usagef("--limit must be positive"))
 	}
-	cfg, err := a.loadConfig()
-	if err != nil {
-		return a.configFail(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return a.fail(err)
+	st, code := a.openConfiguredStore(ctx)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	if showID > 0 {
