@@ -23,7 +23,7 @@ const (
 )
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	cfg  string
 	tc   *tcfake.Server
@@ -33,7 +33,7 @@ type fixture struct {
 
 // newFixture starts both emulators and writes a goshawk.yaml that points
 // at them, with secrets read from the environment the CLI is given.
-func newFixture(t *testing.T, tcOpts tcfake.Options, extra string) *fixture {
+func newFixture(t testing.TB, tcOpts tcfake.Options, extra string) *fixture {
 	t.Helper()
 	if tcOpts.SecretKey == "" {
 		tcOpts.SecretKey = testTCSecret
