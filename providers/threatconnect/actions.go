@@ -64,7 +64,7 @@ func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.R
 	if fail != nil {
 		return fail
 	}
-	var env map[string]any
+	var env object
 	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
 		return c.failedWith("Test Connectivity Failed", err)
 	}
@@ -76,7 +76,7 @@ func runListOwners(ctx context.Context, call *providers.Call) *providers.Result 
 	if fail != nil {
 		return fail
 	}
-	var env map[string]any
+	var env object
 	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
 		return c.failedWith("Unable to List Owners", err)
 	}
@@ -91,14 +91,7 @@ func runListOwners(ctx context.Context, call *providers.Call) *providers.Result 
 			n = v
 		}
 	}
-	return providers.Succeeded("List owners succeeded", []any{env}, map[string]any{"num_owners": n})
-}
-
-// listPage is one page of a list envelope.
-type listPage struct {
-	Status string            `json:"status"`
-	Next   string            `json:"next"`
-	Data   []json.RawMessage `json:"data"`
+	return providers.Succeeded("List owners succeeded", []any{map[string]any(env)}, map[string]any{"num_owners": n})
 }
 
 // huntSpec declares one hunt action. value declares the hunted parameter
@@ -138,17 +131,9 @@ func huntSpec(name, summary string, value providers.Param, typeOf func(string) s
 			if err != nil {
 				return c.failure(err)
 			}
-			data := make([]any, 0, len(found))
-			for _, raw := range found {
-				ind, err := decodeJSON(raw)
-				if err != nil {
-					return c.failure(errBadJSON)
-				}
-				data = append(data, ind)
-			}
-			return providers.Succeeded(fmt.Sprintf("Found %d indicator(s)", len(data)),
-				[]any{map[string]any{"status": "Success", "data": data}},
-				map[string]any{"total_objects": len(data)})
+			return providers.Succeeded(fmt.Sprintf("Found %d indicator(s)", len(found)),
+				[]any{map[string]any{"status": "Success", "data": found}},
+				map[string]any{"total_objects": len(found)})
 		},
 	}
 }
@@ -165,12 +150,12 @@ func (c *Client) huntTarget(tql string, fields []string) string {
 
 // search fetches target and then follows the next links, as received, until
 // limit indicators are collected or there is no next page.
-func (c *Client) search(ctx context.Context, target string, limit int) ([]json.RawMessage, error) {
-	var found []json.RawMessage
+func (c *Client) search(ctx context.Context, target string, limit int) ([]any, error) {
+	found := []any{}
 	seen := map[string]bool{}
 	for target != "" && !seen[target] {
 		seen[target] = true
-		var page listPage
+		var page listPage[any]
 		if err := c.get(ctx, target, &page); err != nil {
 			return nil, err
 		}
@@ -364,11 +349,11 @@ func runPostData(ctx context.Context, call *providers.Call) *providers.Result {
 		return providers.Failedf("threatconnect: post_data: encode the indicator: %v", err)
 	}
 
-	var env map[string]any
+	var env object
 	if err := c.call(ctx, http.MethodPost, c.postTarget(), payload, &env); err != nil {
 		return c.failure(err)
 	}
-	return providers.Succeeded("Data successfully posted to ThreatConnect", []any{env}, map[string]any{
+	return providers.Succeeded("Data successfully posted to ThreatConnect", []any{map[string]any(env)}, map[string]any{
 		"total_objects":             1,
 		"indicator_created/updated": true,
 		"attribute_added":           withAttribute && hasAttribute(env, attrName, attrValue),
@@ -387,7 +372,7 @@ func encodeBody(v any) ([]byte, error) {
 }
 
 // hasAttribute reports whether the returned indicator carries the attribute.
-func hasAttribute(env map[string]any, typ, value string) bool {
+func hasAttribute(env object, typ, value string) bool {
 	ind, _ := env["data"].(map[string]any)
 	attrs, _ := ind["attributes"].(map[string]any)
 	list, _ := attrs["data"].([]any)

@@ -1,6 +1,7 @@
 package threatconnect
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,22 +44,22 @@ const (
 // It returns an error, and the caller skips the indicator, only when there is
 // nothing to key or show it by: no usable id, no type, or no value at all.
 func MapIndicator(raw json.RawMessage) (cef.Container, error) {
-	var ind indicator
-	if err := json.Unmarshal(raw, &ind.fields); err != nil || ind.fields == nil {
-		return cef.Container{}, errors.New("threatconnect: map indicator: not a JSON object; skipping it")
+	ind, err := decodeIndicator(raw)
+	if err != nil {
+		return cef.Container{}, err
 	}
 	id, err := ind.id()
 	if err != nil {
 		return cef.Container{}, fmt.Errorf("threatconnect: map indicator: %w; skipping it", err)
 	}
 	sdi := strconv.FormatInt(id, 10)
-	typ := strings.TrimSpace(ind.str("type"))
+	typ := strings.TrimSpace(ind.Type)
 	if typ == "" {
 		return cef.Container{}, fmt.Errorf("threatconnect: map indicator %s: no type; skipping it", sdi)
 	}
-	summary := strings.TrimSpace(ind.str("summary"))
+	summary := strings.TrimSpace(ind.Summary)
 
-	art := mapByType(typ, summary, &ind)
+	art := mapByType(typ, summary, ind)
 	if art.value == "" {
 		return cef.Container{}, fmt.Errorf("threatconnect: map indicator %s: %s indicator has no summary or value; skipping it", sdi, typ)
 	}
@@ -115,7 +116,7 @@ func (m *mapped) set(key, value string, contains ...string) {
 func mapByType(typ, summary string, ind *indicator) mapped {
 	switch typ {
 	case "Address":
-		v := ind.strOr("ip", summary)
+		v := or(ind.IP, summary)
 		m := newMapped("IP Artifact")
 		switch {
 		case providers.IsIPv6(v):
@@ -127,23 +128,23 @@ func mapByType(typ, summary string, ind *indicator) mapped {
 		}
 		return m
 	case "EmailAddress":
-		return simple(typ, summary, ind, "Email Address Artifact", cef.EmailAddress, ind.strOr("address", summary), providers.IsEmail, cef.ContainsEmail)
+		return simple(typ, summary, ind, "Email Address Artifact", cef.EmailAddress, or(ind.Address, summary), providers.IsEmail, cef.ContainsEmail)
 	case "File":
 		return mapFile(typ, summary, ind)
 	case "Host":
-		return simple(typ, summary, ind, "Domain Artifact", cef.DeviceDNSDomain, ind.strOr("hostName", summary), providers.IsDomain, cef.ContainsDomain)
+		return simple(typ, summary, ind, "Domain Artifact", cef.DeviceDNSDomain, or(ind.HostName, summary), providers.IsDomain, cef.ContainsDomain)
 	case "URL":
-		return simple(typ, summary, ind, "URL Artifact", cef.RequestURL, ind.strOr("text", summary), providers.IsURL, cef.ContainsURL)
+		return simple(typ, summary, ind, "URL Artifact", cef.RequestURL, or(ind.Text, summary), providers.IsURL, cef.ContainsURL)
 	case "CIDR":
 		return mapCIDR(typ, summary, ind)
 	case "Mutex":
-		return simple(typ, summary, ind, "Mutex Artifact", cef.Mutex, orField(summary, ind, "Mutex"), nil)
+		return simple(typ, summary, ind, "Mutex Artifact", cef.Mutex, or(summary, ind.Mutex), nil)
 	case "Registry Key":
 		return mapRegistryKey(typ, summary, ind)
 	case "ASN":
-		return simple(typ, summary, ind, "ASN Artifact", cef.ASN, orField(summary, ind, "AS Number"), nil)
+		return simple(typ, summary, ind, "ASN Artifact", cef.ASN, or(summary, ind.ASNumber), nil)
 	case "User Agent":
-		return simple(typ, summary, ind, "User Agent Artifact", cef.RequestClientApplication, orField(summary, ind, "User Agent String"), nil)
+		return simple(typ, summary, ind, "User Agent Artifact", cef.RequestClientApplication, or(summary, ind.UserAgent), nil)
 	}
 	return custom(typ, summary, ind)
 }
@@ -164,7 +165,7 @@ func simple(typ, summary string, ind *indicator, name, key, v string, check func
 // in a field named by the type, used when the summary is empty.
 func custom(typ, summary string, ind *indicator) mapped {
 	m := newMapped(typ + " Artifact")
-	v := orField(summary, ind, typ)
+	v := or(summary, ind.field(typ))
 	if v == "" {
 		return m
 	}
@@ -173,11 +174,12 @@ func custom(typ, summary string, ind *indicator) mapped {
 	return m
 }
 
-func orField(summary string, ind *indicator, field string) string {
-	if summary != "" {
-		return summary
+// or returns v trimmed, or fallback when that is empty.
+func or(v, fallback string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
 	}
-	return strings.TrimSpace(ind.str(field))
+	return fallback
 }
 
 // mapFile takes each hash from its own field when that holds a valid digest,
@@ -188,15 +190,15 @@ func mapFile(typ, summary string, ind *indicator) mapped {
 		field, key, contains string
 		valid                func(string) bool
 	}{
-		{"md5", cef.FileHashMd5, cef.ContainsMD5, providers.IsMD5},
-		{"sha1", cef.FileHashSha1, cef.ContainsSHA1, providers.IsSHA1},
-		{"sha256", cef.FileHashSha256, cef.ContainsSHA256, providers.IsSHA256},
+		{ind.MD5, cef.FileHashMd5, cef.ContainsMD5, providers.IsMD5},
+		{ind.SHA1, cef.FileHashSha1, cef.ContainsSHA1, providers.IsSHA1},
+		{ind.SHA256, cef.FileHashSha256, cef.ContainsSHA256, providers.IsSHA256},
 	}
 	parts := strings.Split(summary, ":")
 	m := newMapped("File Artifact")
 	first := ""
 	for _, k := range kinds {
-		v := strings.TrimSpace(ind.str(k.field))
+		v := strings.TrimSpace(k.field)
 		if !k.valid(v) {
 			v = ""
 			for _, p := range parts {
@@ -226,7 +228,7 @@ func mapFile(typ, summary string, ind *indicator) mapped {
 // address, so "10.1.2.3/8" yields 10.0.0.0, and cidr keeps the block as
 // written.
 func mapCIDR(typ, summary string, ind *indicator) mapped {
-	v := orField(summary, ind, "Block")
+	v := or(summary, ind.Block)
 	p, err := netip.ParsePrefix(v)
 	if err != nil {
 		return custom(typ, summary, ind)
@@ -250,11 +252,11 @@ func mapCIDR(typ, summary string, ind *indicator) mapped {
 // the summary is taken from the indicator's own field. Without a key name the
 // value is not a registry key, so it becomes custom.
 func mapRegistryKey(typ, summary string, ind *indicator) mapped {
-	parts := strings.SplitN(ind.str("summary"), " : ", 3)
+	parts := strings.SplitN(ind.Summary, " : ", 3)
 	fields := [...]struct{ key, field string }{
-		{cef.RegistryKey, "Key Name"},
-		{cef.RegistryValue, "Value Name"},
-		{cef.RegistryType, "Value Type"},
+		{cef.RegistryKey, ind.KeyName},
+		{cef.RegistryValue, ind.ValueName},
+		{cef.RegistryType, ind.ValueType},
 	}
 	m := newMapped("Registry Key Artifact")
 	for i, f := range fields {
@@ -262,10 +264,7 @@ func mapRegistryKey(typ, summary string, ind *indicator) mapped {
 		if i < len(parts) {
 			v = strings.TrimSpace(parts[i])
 		}
-		if v == "" {
-			v = strings.TrimSpace(ind.str(f.field))
-		}
-		if v == "" {
+		if v = or(v, strings.TrimSpace(f.field)); v == "" {
 			if i == 0 {
 				return custom(typ, summary, ind)
 			}
@@ -276,17 +275,61 @@ func mapRegistryKey(typ, summary string, ind *indicator) mapped {
 	return m
 }
 
-// indicator gives typed, forgiving access to the fields of one indicator: a
-// field of an unexpected JSON type reads as absent rather than failing the
-// whole indicator.
+// indicator holds the fields of a v3 indicator that the mapping reads.
+// encoding/json matches the names case-insensitively and, on a value of an
+// unexpected JSON type, leaves that field empty and decodes the rest: a
+// malformed field reads as absent rather than failing the indicator.
 type indicator struct {
-	fields map[string]json.RawMessage
+	ID           json.RawMessage `json:"id"`
+	Type         string          `json:"type"`
+	Summary      string          `json:"summary"`
+	DateAdded    string          `json:"dateAdded"`
+	LastModified string          `json:"lastModified"`
+
+	IP       string `json:"ip"`
+	Address  string `json:"address"`
+	MD5      string `json:"md5"`
+	SHA1     string `json:"sha1"`
+	SHA256   string `json:"sha256"`
+	HostName string `json:"hostName"`
+	Text     string `json:"text"`
+
+	// Custom types carry their value in fields named by the type.
+	Block     string `json:"Block"`
+	Mutex     string `json:"Mutex"`
+	ASNumber  string `json:"AS Number"`
+	UserAgent string `json:"User Agent String"`
+	KeyName   string `json:"Key Name"`
+	ValueName string `json:"Value Name"`
+	ValueType string `json:"Value Type"`
+
+	Rating                 json.RawMessage `json:"rating"`
+	Confidence             json.RawMessage `json:"confidence"`
+	ThreatAssessRating     json.RawMessage `json:"threatAssessRating"`
+	ThreatAssessConfidence json.RawMessage `json:"threatAssessConfidence"`
+
+	raw json.RawMessage
+}
+
+func decodeIndicator(raw json.RawMessage) (*indicator, error) {
+	ind := &indicator{raw: raw}
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, errors.New("threatconnect: map indicator: not a JSON object; skipping it")
+	}
+	if err := json.Unmarshal(raw, ind); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return nil, errors.New("threatconnect: map indicator: not a JSON object; skipping it")
+		}
+	}
+	return ind, nil
 }
 
 // id reads the indicator id exactly: ids exceed 2^53, so they never pass
 // through a float64.
 func (ind *indicator) id() (int64, error) {
-	raw := strings.TrimSpace(string(ind.fields["id"]))
+	raw := strings.TrimSpace(string(ind.ID))
 	if raw == "" || raw == "null" {
 		return 0, errors.New("indicator has no id")
 	}
@@ -300,42 +343,37 @@ func (ind *indicator) id() (int64, error) {
 	return id, nil
 }
 
-func (ind *indicator) str(key string) string {
-	raw, ok := ind.fields[key]
-	if !ok || len(raw) == 0 || raw[0] != '"' {
+// field reads a string field by its exact name, for custom types whose
+// field names are not known in advance. It decodes the indicator again, so
+// it is only for the rare indicator without a summary.
+func (ind *indicator) field(name string) string {
+	var all map[string]json.RawMessage
+	if json.Unmarshal(ind.raw, &all) != nil {
 		return ""
 	}
 	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(all[name], &s) != nil {
 		return ""
 	}
-	return s
-}
-
-// strOr returns the trimmed string field key, or fallback when it is empty.
-func (ind *indicator) strOr(key, fallback string) string {
-	if v := strings.TrimSpace(ind.str(key)); v != "" {
-		return v
-	}
-	return fallback
+	return strings.TrimSpace(s)
 }
 
 // number reads a JSON number, or a string holding one as TC writes ratings
 // ("3.00") in some places. Null, absent, non-numeric and non-finite values
 // read as absent.
-func (ind *indicator) number(key string) (float64, bool) {
-	raw := strings.TrimSpace(string(ind.fields[key]))
-	if raw == "" || raw == "null" {
+func number(raw json.RawMessage) (float64, bool) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
 		return 0, false
 	}
-	if raw[0] == '"' {
-		s, err := strconv.Unquote(raw)
+	if s[0] == '"' {
+		u, err := strconv.Unquote(s)
 		if err != nil {
 			return 0, false
 		}
-		raw = strings.TrimSpace(s)
+		s = strings.TrimSpace(u)
 	}
-	f, err := strconv.ParseFloat(raw, 64)
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
@@ -345,17 +383,26 @@ func (ind *indicator) number(key string) (float64, bool) {
 // addCommon adds the keys every artifact carries: the two dates with their
 // labels and the indicator's scores.
 func (ind *indicator) addCommon(c map[string]any) {
-	if d := cefDate(ind.str("dateAdded")); d != "" {
+	if d := cefDate(ind.DateAdded); d != "" {
 		c[cef.DeviceCustomDate1] = d
 		c[cef.DeviceCustomDate1Label] = "Date Created"
 	}
-	if d := cefDate(ind.str("lastModified")); d != "" {
+	if d := cefDate(ind.LastModified); d != "" {
 		c[cef.DeviceCustomDate2] = d
 		c[cef.DeviceCustomDate2Label] = "Last Modified"
 	}
-	for _, key := range [...]string{cef.Rating, cef.Confidence, cef.ThreatAssessRating, cef.ThreatAssessConfidence} {
-		if v, ok := ind.number(key); ok {
-			c[key] = v
+	scores := [...]struct {
+		key string
+		raw json.RawMessage
+	}{
+		{cef.Rating, ind.Rating},
+		{cef.Confidence, ind.Confidence},
+		{cef.ThreatAssessRating, ind.ThreatAssessRating},
+		{cef.ThreatAssessConfidence, ind.ThreatAssessConfidence},
+	}
+	for _, sc := range scores {
+		if v, ok := number(sc.raw); ok {
+			c[sc.key] = v
 		}
 	}
 }

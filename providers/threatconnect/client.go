@@ -204,36 +204,51 @@ func (e *ServerError) text() string {
 // errBadJSON reports a success response whose body does not decode.
 var errBadJSON = errors.New("threatconnect: unable to parse response as JSON")
 
+// envelope is a v3 response body: a list or single envelope, or an error.
+type envelope interface {
+	// succeeded reports whether the status field says "Success".
+	succeeded() bool
+}
+
+// object is a response body decoded as a generic JSON object.
+type object map[string]any
+
+func (o *object) succeeded() bool { return (*o)["status"] == "Success" }
+
+// listPage is one page of a list envelope, its items decoded as T.
+type listPage[T any] struct {
+	Status string `json:"status"`
+	Next   string `json:"next"`
+	Data   []T    `json:"data"`
+}
+
+func (p *listPage[T]) succeeded() bool { return p.Status == "Success" }
+
 // get sends a GET for target, the escaped path and raw query, and decodes
-// the JSON envelope of a successful answer into v.
-func (c *Client) get(ctx context.Context, target string, v any) error {
+// the envelope of a successful answer into v.
+func (c *Client) get(ctx context.Context, target string, v envelope) error {
 	return c.call(ctx, http.MethodGet, target, nil, v)
 }
 
 // call sends one request with retries and decodes a successful answer into
 // v. Any response other than a 2xx with "status":"Success" is a
 // *ServerError; no response at all is a *ConnectError.
-func (c *Client) call(ctx context.Context, method, target string, body []byte, v any) error {
+func (c *Client) call(ctx context.Context, method, target string, body []byte, v envelope) error {
 	resp, err := c.do(ctx, method, target, body)
 	if err != nil {
 		return err
 	}
+	serverErr := &ServerError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: resp.body}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &ServerError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: resp.body}
-	}
-	var env struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(resp.body, &env); err != nil {
-		return errBadJSON
-	}
-	if env.Status != "Success" {
-		return &ServerError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: resp.body}
+		return serverErr
 	}
 	d := json.NewDecoder(bytes.NewReader(resp.body))
 	d.UseNumber() // TC ids exceed 2^53
 	if err := d.Decode(v); err != nil {
 		return errBadJSON
+	}
+	if !v.succeeded() {
+		return serverErr
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (c *Client) fetchNew(ctx context.Context, start time.Time, after *checkpoin
 		seen    = map[int64]bool{}
 	)
 	for offset := 0; ; offset += pollPageSize {
-		var page listPage
+		var page listPage[json.RawMessage]
 		if err := c.get(ctx, c.pollTarget(start, offset), &page); err != nil {
 			return nil, fetched, err
 		}
