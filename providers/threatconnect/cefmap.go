@@ -165,7 +165,10 @@ func simple(typ, summary string, ind *indicator, name, key, v string, check func
 // in a field named by the type, used when the summary is empty.
 func custom(typ, summary string, ind *indicator) mapped {
 	m := newMapped(typ + " Artifact")
-	v := or(summary, ind.field(typ))
+	v := summary
+	if v == "" {
+		v = ind.field(typ)
+	}
 	if v == "" {
 		return m
 	}

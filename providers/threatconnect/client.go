@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goshawk/goshawk/providers"
 )
 
 // Retry policy (reference §8.1). Three attempts in all; between them an
@@ -107,7 +109,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		now:    time.Now,
-		sleep:  sleepContext,
+		sleep:  providers.SleepContext,
 		jitter: func(n time.Duration) time.Duration { return rand.N(n) },
 	}, nil
 }
@@ -295,7 +297,7 @@ func (c *Client) retryWait(ctx context.Context, resp *response, err error, attem
 	default:
 		return 0, false
 	}
-	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+	if d, ok := providers.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		return d, d <= maxRetryAfter
 	}
 	return c.backoff(attempt), true
@@ -303,30 +305,7 @@ func (c *Client) retryWait(ctx context.Context, resp *response, err error, attem
 
 // backoff is "full jitter": uniform in [0, min(cap, base*2^(attempt-1))).
 func (c *Client) backoff(attempt int) time.Duration {
-	d := backoffBase << (attempt - 1)
-	if d > backoffCap || d <= 0 {
-		d = backoffCap
-	}
-	return c.jitter(d)
-}
-
-// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, 1<<20)) * time.Second, true // capped to stay far from overflow
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
+	return c.jitter(providers.BackoffCeiling(backoffBase, backoffCap, attempt))
 }
 
 func isTLSError(err error) bool {
@@ -340,17 +319,6 @@ func isTLSError(err error) bool {
 	)
 	return errors.As(err, &verify) || errors.As(err, &record) || errors.As(err, &alert) ||
 		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // attempt sends the request once, under the per-attempt timeout, and reads

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/goshawk/goshawk/providers"
 )
 
 // clientConfig is the validated config of one asset.
@@ -108,7 +110,7 @@ func newClient(cfg clientConfig) (*client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		backoff: backoffBase,
-		sleep:   sleepContext,
+		sleep:   providers.SleepContext,
 		typeIDs: map[string]int64{},
 	}, nil
 }
@@ -190,7 +192,7 @@ func (c *client) send(ctx context.Context, env callEnv, r request, bearer string
 		}
 		wait := c.backoffFor(attempt)
 		if resp != nil {
-			if ra, ok := parseRetryAfter(resp.header.Get("Retry-After"), env.now()); ok {
+			if ra, ok := providers.ParseRetryAfter(resp.header.Get("Retry-After"), env.now()); ok {
 				wait = ra
 			}
 		}
@@ -302,47 +304,10 @@ func retryable(resp *response, err error) bool {
 // backoffFor returns the full-jitter wait after the given failed attempt:
 // uniform in [0, min(cap, base*2^(attempt-1))].
 func (c *client) backoffFor(attempt int) time.Duration {
-	ceiling := c.backoff << (attempt - 1)
-	if ceiling > backoffCap || ceiling <= 0 {
-		ceiling = backoffCap
-	}
-	return rand.N(ceiling + 1)
-}
-
-// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
+	return rand.N(providers.BackoffCeiling(c.backoff, backoffCap, attempt) + 1)
 }
 
 func pastDeadline(ctx context.Context, wait time.Duration) bool {
 	dl, ok := ctx.Deadline()
 	return ok && time.Until(dl) < wait
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -1,0 +1,58 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Connectors share one retry discipline (exponential backoff with full
+// jitter, honouring Retry-After); these are its parts.
+
+// ParseRetryAfter reads a Retry-After header value, either delay seconds or
+// an HTTP date, as the wait from now. A date in the past is no wait.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, 1<<20)) * time.Second, true // capped far from overflow
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// BackoffCeiling is the upper bound of the full-jitter wait after the
+// given failed attempt (1-based): min(limit, base*2^(attempt-1)). The wait
+// itself is drawn uniformly below it.
+func BackoffCeiling(base, limit time.Duration, attempt int) time.Duration {
+	d := base << (attempt - 1)
+	if d > limit || d <= 0 || attempt > 62 {
+		d = limit
+	}
+	return d
+}
+
+// SleepContext waits d, or until ctx ends.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
