@@ -28,6 +28,7 @@ func printJSON(w io.Writer, v any) error {
 func cmdActions(_ context.Context, a *app, args []string) int {
 	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
+	asLua := fs.Bool("lua", false, "print Lua type stubs for editors (assets from the config when there is one)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return a.fail(err)
@@ -46,6 +47,16 @@ func cmdActions(_ context.Context, a *app, args []string) int {
 			return a.fail(usagef("%s; providers: %s", msg, strings.Join(a.reg.Names(), ", ")))
 		}
 		provs = []*providers.Provider{p}
+	}
+	if *asLua {
+		assets := map[string]string{}
+		if cfg, err := a.loadConfig(); err == nil {
+			for name, as := range cfg.Assets {
+				assets[name] = as.Provider.Name
+			}
+		}
+		writeLuaStubs(a.stdout, provs, assets)
+		return exitOK
 	}
 	if *asJSON {
 		out := make([]any, 0, len(provs))

@@ -382,3 +382,22 @@ func TestValidateBrokenFolder(t *testing.T) {
 		}
 	}
 }
+
+func TestActionsLuaStubs(t *testing.T) {
+	f := newFixture(t, tcfake.Options{}, "")
+	out, errOut, code := f.run("actions", "--lua")
+	if code != exitOK {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	for _, want := range []string{
+		"---@meta",
+		"---@field hunt_ip fun(params: {ip: string, owner?: string, attribute?: boolean, tag?: boolean, security_label?: boolean, max_results?: number}): goshawk.ActionResult",
+		"---@field create_event fun(params: {",
+		"---@type goshawk.threatconnect\ntc = {}",
+		"---@type goshawk.threatq\ntq = {}",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stubs lack %q", want)
+		}
+	}
+}

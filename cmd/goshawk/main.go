@@ -70,7 +70,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"actions", "[PROVIDER] [--json]", "list providers, their actions and parameters", cmdActions},
+		{"actions", "[PROVIDER] [--json | --lua]", "list providers, their actions and parameters (--lua: type stubs for editors)", cmdActions},
 		{"act", "ASSET ACTION [name=value ...] [--json]", "run one action and print its result", cmdAct},
 		{"poll", "ASSET [--now] [--count N] [--json]", "ingest new indicators of an asset as containers", cmdPoll},
 		{"containers", "[--asset A] [--json]", "list ingested containers", cmdContainers},
