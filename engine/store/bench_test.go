@@ -98,7 +98,6 @@ func BenchmarkMapAndIngest(b *testing.B) {
 func BenchmarkMapIndicator(b *testing.B) {
 	raw := indicatorJSON(1000)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if _, err := threatconnect.MapIndicator(raw[i%len(raw)]); err != nil {
 			b.Fatal(err)

@@ -72,10 +72,10 @@ func encodeContainer(c cef.Container) (encodedContainer, error) {
 	for i := range c.Artifacts {
 		a := &c.Artifacts[i]
 		ea := encodedArtifact{a: a}
-		if ea.cef, err = encodeJSON(nonNilMap(a.CEF)); err != nil {
+		if ea.cef, err = encodeCEF(a.CEF); err != nil {
 			return encodedContainer{}, fmt.Errorf("container %s: artifact %q: cef: %w", c.SourceDataIdentifier, a.Name, err)
 		}
-		if ea.cefTypes, err = encodeJSON(nonNilMap(a.CEFTypes)); err != nil {
+		if ea.cefTypes, err = encodeCEFTypes(a.CEFTypes); err != nil {
 			return encodedContainer{}, fmt.Errorf("container %s: artifact %q: cef_types: %w", c.SourceDataIdentifier, a.Name, err)
 		}
 		e.artifacts[i] = ea

@@ -57,7 +57,8 @@ func (s *SQLite) StartRun(ctx context.Context, r *Run) error {
 
 // FinishRun records the outcome of run r.ID: its status, result, error and
 // steps, and its finish time (now when r.Finished is nil). The steps replace
-// any recorded before, all in one transaction.
+// any recorded before, all in one transaction. A result that cannot be
+// encoded as JSON is recorded as null, with the reason appended to r.Error.
 func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 	switch r.Status {
 	case RunSuccess, RunFailed, RunTimeout, RunInterrupted:
@@ -66,7 +67,14 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 	}
 	result, err := encodeJSON(r.Result)
 	if err != nil {
-		return fmt.Errorf("store: finish run %d: the result is not JSON-encodable (%w): return tables, strings, finite numbers and booleans", r.ID, err)
+		// Refusing the record would leave the run "running" for good; the
+		// outcome matters more than a result nobody can read back.
+		r.Result, result = nil, "null"
+		msg := "the result could not be stored: " + err.Error()
+		if r.Error != "" {
+			msg = r.Error + "; " + msg
+		}
+		r.Error = msg
 	}
 	finished := s.now()
 	if r.Finished != nil {

@@ -429,8 +429,13 @@ func TestRuns(t *testing.T) {
 	if err := s.FinishRun(ctx, &Run{ID: 999, Status: RunFailed}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("FinishRun(999) = %v, want ErrNotFound", err)
 	}
-	if err := s.FinishRun(ctx, &Run{ID: r.ID, Status: RunFailed, Result: func() {}}); err == nil {
-		t.Error("FinishRun accepted a result that cannot be encoded")
+	odd := &Run{ID: r.ID, Status: RunFailed, Error: "script error", Result: map[string]any{"f": func() {}}}
+	if err := s.FinishRun(ctx, odd); err != nil {
+		t.Fatalf("FinishRun with a result that cannot be encoded: %v", err)
+	}
+	if got, _ := s.GetRun(ctx, r.ID); got.Status != RunFailed || got.Result != nil ||
+		!strings.HasPrefix(got.Error, "script error; the result could not be stored: ") || got.Error != odd.Error {
+		t.Errorf("run with an unencodable result recorded as %+v", got)
 	}
 	if _, err := s.GetRun(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetRun(999) = %v, want ErrNotFound", err)

@@ -229,3 +229,27 @@ func FuzzMapIndicator(f *testing.F) {
 		}
 	})
 }
+
+// TestMapIndicatorValueFromField covers indicators without a summary, whose
+// value only sits in the type's own field.
+func TestMapIndicatorValueFromField(t *testing.T) {
+	cases := []struct {
+		raw, key, want string
+	}{
+		{`{"id":1,"type":"Address","ip":"192.0.2.9"}`, "deviceAddress", "192.0.2.9"},
+		{`{"id":2,"type":"Email Subject","Email Subject":"Invoice overdue"}`, "cn1", "Invoice overdue"},
+		{`{"id":3,"type":"CIDR","Block":"198.51.100.0/24"}`, "cidr", "198.51.100.0/24"},
+		{`{"id":4,"type":"Registry Key","Key Name":"HKLM\\Run","Value Type":"REG_SZ"}`, "registryKey", `HKLM\Run`},
+		{`{"id":5,"type":"ASN","AS Number":"ASN204288"}`, "asn", "ASN204288"},
+	}
+	for _, tc := range cases {
+		c, err := MapIndicator(json.RawMessage(tc.raw))
+		if err != nil {
+			t.Errorf("%s: %v", tc.raw, err)
+			continue
+		}
+		if got := c.Artifacts[0].CEF[tc.key]; got != tc.want || c.Name != tc.want {
+			t.Errorf("%s: %s = %v, name %q; want %q for both", tc.raw, tc.key, got, c.Name, tc.want)
+		}
+	}
+}
