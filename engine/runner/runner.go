@@ -66,10 +66,10 @@ type Runner struct {
 	scripts map[string]*lua.Script // by playbook version
 	limits  map[string]*limiter    // by playbook name
 
-	// stop is closed by Interrupt: runs still going are cancelled and
-	// recorded as interrupted.
-	stop     chan struct{}
-	stopOnce sync.Once
+	// stopped is cancelled by Interrupt: runs still going are cancelled
+	// and recorded as interrupted.
+	stopped  context.Context
+	stop     context.CancelFunc
 	inflight sync.WaitGroup
 }
 
@@ -84,7 +84,8 @@ func New(o Options) *Runner {
 	if o.Redact == nil {
 		o.Redact = logx.NewRedactor()
 	}
-	r := &Runner{o: o, scripts: map[string]*lua.Script{}, limits: map[string]*limiter{}, stop: make(chan struct{})}
+	r := &Runner{o: o, scripts: map[string]*lua.Script{}, limits: map[string]*limiter{}}
+	r.stopped, r.stop = context.WithCancel(context.Background())
 	empty := map[string]*providers.Asset{}
 	r.assets.Store(&empty)
 	return r
@@ -112,32 +113,64 @@ type Request struct {
 // ErrQueueFull, ErrDuplicate) or the store failed; a script that fails or
 // times out is a recorded run with that status.
 func (r *Runner) Run(ctx context.Context, req Request) (*store.Run, error) {
-	rec, wait, err := r.Start(ctx, req)
+	p, err := r.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	wait()
-	return rec, nil
+	// The caller waits anyway, so the run goes on in its goroutine: a hand
+	// over to another one would only add latency to every run.
+	r.finish(ctx, p)
+	return p.rec, nil
 }
 
 // Start checks the request, waits for a slot, records the run as running
-// and starts it in the background. wait blocks until the run is recorded
-// as finished. Start returns once the run has an ID.
+// and starts it in the background. Start returns once the run has an ID;
+// wait blocks until the run is recorded as finished. Until wait returns,
+// the caller may read only rec.ID: the run is still filling rec in.
 func (r *Runner) Start(ctx context.Context, req Request) (rec *store.Run, wait func(), err error) {
+	p, err := r.begin(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.finish(ctx, p)
+	}()
+	return p.rec, func() { <-done }, nil
+}
+
+// pending is a run that holds a slot and is recorded as running.
+type pending struct {
+	pb     *playbook.Playbook
+	script *lua.Script
+	inputs map[string]any
+	req    Request
+	rec    *store.Run
+	lim    *limiter
+}
+
+// begin does everything that may refuse a run: it checks the inputs, takes
+// a slot and records the run as running. On success the caller must call
+// finish.
+func (r *Runner) begin(ctx context.Context, req Request) (*pending, error) {
 	pb := req.Playbook
+	if pb == nil {
+		return nil, errors.New("runner: no playbook in the request")
+	}
 	inputs, err := pb.CheckInputs(req.Inputs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("playbook %s: %w: %w", pb.Name, ErrBadInput, err)
+		return nil, fmt.Errorf("playbook %s: %w: %w", pb.Name, ErrBadInput, err)
 	}
 	script, err := r.script(pb)
 	if err != nil {
-		return nil, nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
+		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	lim := r.limiter(pb)
 	if err := lim.acquire(ctx); err != nil {
-		return nil, nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
+		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
-	rec = &store.Run{
+	rec := &store.Run{
 		Playbook: pb.Name,
 		Version:  pb.Version,
 		Trigger:  req.Trigger,
@@ -151,17 +184,17 @@ func (r *Runner) Start(ctx context.Context, req Request) (rec *store.Run, wait f
 	}
 	if err := r.o.Store.StartRun(ctx, rec); err != nil {
 		lim.release()
-		return nil, nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
+		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
-	done := make(chan struct{})
 	r.inflight.Add(1)
-	go func() {
-		defer r.inflight.Done()
-		defer close(done)
-		defer lim.release()
-		r.execute(context.WithoutCancel(ctx), pb, script, inputs, req, rec)
-	}()
-	return rec, func() { <-done }, nil
+	return &pending{pb: pb, script: script, inputs: inputs, req: req, rec: rec, lim: lim}, nil
+}
+
+// finish runs a begun run to its end and releases its slot.
+func (r *Runner) finish(ctx context.Context, p *pending) {
+	defer r.inflight.Done()
+	defer p.lim.release()
+	r.execute(context.WithoutCancel(ctx), p.pb, p.script, p.inputs, p.req, p.rec)
 }
 
 // execute runs the script and records the outcome. It does not inherit the
@@ -170,15 +203,7 @@ func (r *Runner) Start(ctx context.Context, req Request) (rec *store.Run, wait f
 func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua.Script, inputs map[string]any, req Request, rec *store.Run) {
 	ctx, cancel := context.WithTimeout(ctx, pb.Timeout)
 	defer cancel()
-	interrupted := make(chan struct{})
-	go func() {
-		select {
-		case <-r.stop:
-			close(interrupted)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	defer context.AfterFunc(r.stopped, cancel)()
 
 	log := r.o.Log.With("playbook", pb.Name, "run", rec.ID, "version", pb.Version)
 	all := *r.assets.Load()
@@ -222,8 +247,11 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 	switch {
 	case err == nil:
 		rec.Status = StatusSuccess
-		rec.Result = r.redactValue(result)
-	case isClosed(interrupted):
+		if rec.Result, err = r.recordValue(result); err != nil {
+			rec.Status = StatusFailed
+			rec.Error = fmt.Sprintf("the script's return value cannot be recorded (%v); return tables, strings, booleans and finite numbers", err)
+		}
+	case r.stopped.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
 		rec.Status = StatusInterrupted
 		rec.Error = "interrupted: goshawk shut down before the run finished"
 	case errors.Is(err, lua.ErrTimeout) || errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -244,17 +272,8 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 	log.Info("run finished", "status", rec.Status, "steps", len(rec.Steps), "duration", elapsed.Round(time.Microsecond))
 }
 
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
 // Interrupt cancels every run in flight; each is recorded as interrupted.
-func (r *Runner) Interrupt() { r.stopOnce.Do(func() { close(r.stop) }) }
+func (r *Runner) Interrupt() { r.stop() }
 
 // Wait blocks until no run is in flight or ctx ends.
 func (r *Runner) Wait(ctx context.Context) error {
@@ -276,7 +295,13 @@ func (r *Runner) script(pb *playbook.Playbook) (*lua.Script, error) {
 	if s, ok := r.scripts[pb.Version]; ok {
 		return s, nil
 	}
-	s, err := lua.Compile(pb.SourceName, pb.Source)
+	src := pb.Source
+	if pb.SourceLine > 1 {
+		// Inline Lua starts partway down the YAML file; blank lines in
+		// front make every Lua error name the line the user edits.
+		src = append(bytes.Repeat([]byte("\n"), pb.SourceLine-1), pb.Source...)
+	}
+	s, err := lua.Compile(pb.SourceName, src)
 	if err != nil {
 		return nil, err
 	}
@@ -312,31 +337,36 @@ func (r *Runner) Busy(name string) (running, waiting int) {
 }
 
 func (r *Runner) redactMap(m map[string]any) map[string]any {
-	if v, ok := r.redactValue(m).(map[string]any); ok {
-		return v
+	if v, err := r.recordValue(m); err == nil {
+		if clean, ok := v.(map[string]any); ok {
+			return clean
+		}
 	}
 	return m
 }
 
-// redactValue removes secrets from a value bound for the run record by a
-// JSON round trip through the redactor.
-func (r *Runner) redactValue(v any) any {
+// recordValue returns v as it goes into the run record, with every secret
+// removed by a JSON round trip through the redactor. It fails when v has no
+// JSON form, such as a NaN.
+func (r *Runner) recordValue(v any) (any, error) {
 	if v == nil {
-		return nil
+		return nil, nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return r.o.Redact.String(fmt.Sprint(v))
+		return nil, err
 	}
 	clean := r.o.Redact.String(string(b))
 	if clean == string(b) {
-		return v
+		return v, nil
 	}
 	var out any
 	if json.Unmarshal([]byte(clean), &out) != nil {
-		return clean
+		// The replacement broke an escape sequence; the text itself is
+		// free of secrets and still worth keeping.
+		return clean, nil
 	}
-	return out
+	return out, nil
 }
 
 func containerMap(c *cef.Container) map[string]any {
