@@ -50,6 +50,12 @@ type Host struct {
 	Runner  *runner.Runner
 	Metrics *metrics.Metrics
 
+	// reloadMu serializes playbook loads, so that two reloads never swap
+	// their results in out of order.
+	reloadMu sync.Mutex
+	// dispatchMu serializes on_poll dispatches (serve.go).
+	dispatchMu sync.Mutex
+
 	mu     sync.RWMutex
 	cfg    *config.Config
 	assets map[string]*providers.Asset
@@ -256,6 +262,9 @@ func triggers(pb *playbook.Playbook) map[string]any {
 	t := map[string]any{}
 	if pb.Trigger.Schedule != "" {
 		t["schedule"] = pb.Trigger.Schedule
+		if pb.Trigger.Timezone != "" {
+			t["timezone"] = pb.Trigger.Timezone
+		}
 	}
 	if pb.Trigger.Every > 0 {
 		t["every"] = pb.Trigger.Every.String()
@@ -270,31 +279,54 @@ func triggers(pb *playbook.Playbook) map[string]any {
 }
 
 // loadPlaybooks loads every playbook file of the folder, keeping the last
-// good version of a file that no longer loads.
-func (h *Host) loadPlaybooks() (changed []string) {
+// good version of a file that no longer loads. Every file is built and
+// validated before the lock is taken, so runs keep finding their playbooks
+// while a reload lints, and then all the new versions are swapped in at
+// once.
+func (h *Host) loadPlaybooks() {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
 	dir := h.Config().Playbooks
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	more, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
-	files = append(files, more...)
+	files := playbookFiles(dir)
 	env := h.LintEnv()
 	now := h.o.Clock.Now()
+	type loaded struct {
+		pb  *playbook.Playbook
+		err error
+	}
+	results := make([]loaded, len(files))
+	for i, f := range files {
+		pb, diags := playbook.Load(f, env)
+		results[i] = loaded{pb, diagError(diags)}
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	present := map[string]bool{}
 	names := map[string]string{} // playbook name -> file, to refuse duplicates
-	sort.Strings(files)
-	for _, f := range files {
+	for i, f := range files {
 		present[f] = true
 		b := h.books[f]
 		if b == nil {
 			b = &book{file: f}
 			h.books[f] = b
 		}
-		pb, diags := playbook.Load(f, env)
-		if err := diagError(diags); err != nil {
+		pb, err := results[i].pb, results[i].err
+		if err == nil {
+			if other, dup := names[pb.Name]; dup {
+				// As in playbook.LoadDir, the file that sorts first keeps
+				// the name, so a name always resolves to one playbook.
+				err = fmt.Errorf("%s:1:1: playbook name %q is already used by %s; set another name: in one of them", f, pb.Name, filepath.Base(other))
+				b.pb = nil
+			}
+		}
+		if err != nil {
 			if b.lastErr != err.Error() {
-				h.o.Log.Error("playbook not loaded; the last good version keeps running", "file", f, "err", err)
+				if b.pb != nil {
+					h.o.Log.Error("playbook not reloaded; the last good version keeps running", "file", f, "version", b.pb.Version, "err", err)
+				} else {
+					h.o.Log.Error("playbook not loaded", "file", f, "err", err)
+				}
 				h.Metrics.Reloaded("playbook", err)
 			}
 			b.lastErr, b.lastReload = err.Error(), now
@@ -303,33 +335,44 @@ func (h *Host) loadPlaybooks() (changed []string) {
 			}
 			continue
 		}
-		if other, dup := names[pb.Name]; dup && other != f {
-			b.lastErr = fmt.Sprintf("%s: playbook name %q is already used by %s; give one of them another name:", f, pb.Name, filepath.Base(other))
-			b.lastReload = now
+		names[pb.Name] = f
+		if b.pb != nil && b.pb.Version == pb.Version && b.lastErr == "" {
 			continue
 		}
-		names[pb.Name] = f
-		if b.pb == nil || b.pb.Version != pb.Version || b.lastErr != "" {
-			if b.pb == nil || b.pb.Version != pb.Version {
-				changed = append(changed, pb.Name)
-				if b.pb != nil {
-					h.o.Log.Info("playbook reloaded", "playbook", pb.Name, "version", pb.Version)
-				}
-				h.Metrics.Reloaded("playbook", nil)
+		if b.pb == nil || b.pb.Version != pb.Version {
+			if b.pb != nil {
+				h.o.Log.Info("playbook reloaded", "playbook", pb.Name, "version", pb.Version)
 			}
-			b.pb, b.lastErr, b.lastReload = pb, "", now
+			h.Metrics.Reloaded("playbook", nil)
+			b.pb, b.lastReload = pb, now
 		}
+		b.lastErr = ""
 	}
 	for f, b := range h.books {
 		if !present[f] {
 			if b.pb != nil {
-				changed = append(changed, b.pb.Name)
 				h.o.Log.Info("playbook removed", "playbook", b.pb.Name)
 			}
 			delete(h.books, f)
 		}
 	}
-	return changed
+}
+
+// playbookFiles lists the playbooks of dir as playbook.LoadDir does: the
+// *.yaml files, without the dot files editors leave behind while saving.
+func playbookFiles(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() && strings.HasSuffix(name, playbook.Ext) && !strings.HasPrefix(name, ".") {
+			files = append(files, filepath.Join(dir, name))
+		}
+	}
+	return files // os.ReadDir sorts by name
 }
 
 // diagError joins error diagnostics into one error, or nil.

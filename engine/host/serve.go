@@ -11,9 +11,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/playbook"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/sched"
 	"github.com/goshawk/goshawk/engine/store"
@@ -55,34 +57,42 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 		srv = &http.Server{Handler: so.Handler, ReadHeaderTimeout: 10 * time.Second}
 	}
 
+	dirs := []string{cfg.Playbooks, filepath.Dir(cfg.File)}
+	if dirExists(cfg.Plugins) {
+		dirs = append(dirs, cfg.Plugins)
+	}
+	w, err := watch.New(existing(dirs), watch.Options{
+		Debounce: so.Debounce,
+		Match: func(p string) bool {
+			switch strings.ToLower(filepath.Ext(p)) {
+			case ".yaml", ".yml", ".lua", ".wasm":
+				return true
+			}
+			return false
+		},
+		OnError: func(err error) { h.o.Log.Warn("file watcher", "err", err) },
+	})
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	defer w.Close()
+	// The watcher's baseline is the files as they are now: load them once
+	// more, so that an edit made since Open is not missed.
+	h.loadPlaybooks()
+
 	trigCtx, stopTriggers := context.WithCancel(ctx)
 	defer stopTriggers()
 	sch := sched.New(sched.Options{Clock: h.o.Clock, OnSkip: func(job string, _ time.Time) { h.Metrics.ScheduleSkipped(job) }})
 	jobs := map[string]string{}
 	h.syncTriggers(trigCtx, sch, jobs)
 
-	dirs := []string{cfg.Playbooks, filepath.Dir(cfg.File)}
-	if dirExists(cfg.Plugins) {
-		dirs = append(dirs, cfg.Plugins)
-	}
-	w, err := watch.New(existing(dirs), watch.Options{Debounce: so.Debounce, Match: func(p string) bool {
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".lua", ".wasm":
-			return true
-		}
-		return false
-	}})
-	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return fmt.Errorf("watch: %w", err)
-	}
-	defer w.Close()
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	// Everything that may start runs is tracked, so that shutdown can stop
+	// it all before it waits for the runs themselves.
+	var triggers sync.WaitGroup
+	triggers.Go(func() {
 		for {
 			select {
 			case <-trigCtx.Done():
@@ -95,12 +105,14 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 				h.syncTriggers(trigCtx, sch, jobs)
 			}
 		}
-	}()
-	schedDone := make(chan error, 1)
-	go func() { schedDone <- sch.Run(trigCtx) }()
-
+	})
+	triggers.Go(func() {
+		if err := sch.Run(trigCtx); err != nil {
+			h.o.Log.Error("scheduler stopped", "err", err)
+		}
+	})
 	// Containers ingested before a restart still start their playbooks.
-	go h.dispatchAll(trigCtx)
+	triggers.Go(func() { h.dispatchAll(trigCtx) })
 
 	srvErr := make(chan error, 1)
 	if srv != nil {
@@ -113,13 +125,15 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 		so.Ready("")
 	}
 
+	var httpErr error
 	select {
 	case <-ctx.Done():
 	case err := <-srvErr:
-		stopTriggers()
-		return fmt.Errorf("http: %w", err)
+		httpErr = fmt.Errorf("http: %w", err)
+		h.o.Log.Error("the HTTP API stopped; shutting down", "err", err)
 	}
-	return h.shutdown(srv, stopTriggers, done, schedDone)
+	h.shutdown(srv, stopTriggers, &triggers)
+	return httpErr
 }
 
 func existing(dirs []string) []string {
@@ -134,36 +148,40 @@ func existing(dirs []string) []string {
 	return out
 }
 
-// shutdown: stop triggers, let runs finish within the grace period, then
-// interrupt the rest; the HTTP server drains alongside.
-func (h *Host) shutdown(srv *http.Server, stopTriggers func(), watcherDone chan struct{}, schedDone chan error) error {
+// shutdown stops what starts runs, then gives the runs in flight the
+// config's shutdown_grace to finish and interrupts the rest. The order
+// matters: the HTTP API drains before the runner is waited for, so no run
+// can start while shutdown waits.
+func (h *Host) shutdown(srv *http.Server, stopTriggers func(), triggers *sync.WaitGroup) {
 	grace := h.Config().ShutdownGrace
 	h.o.Log.Info("shutting down", "grace", grace)
 	stopTriggers()
-	<-watcherDone
-	<-schedDone
+	triggers.Wait()
 	graceCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	httpDone := make(chan struct{})
 	if srv != nil {
-		go func() {
-			defer close(httpDone)
-			if err := srv.Shutdown(graceCtx); err != nil {
-				srv.Close()
-			}
-		}()
-	} else {
-		close(httpDone)
+		// Shutdown also waits for ?wait=true requests, whose runs are in
+		// flight; past the grace period they are interrupted below.
+		if err := srv.Shutdown(graceCtx); err != nil {
+			h.interrupt(grace)
+			srv.Close()
+		}
 	}
 	if err := h.Runner.Wait(graceCtx); err != nil {
-		h.o.Log.Warn("runs still going after the grace period are interrupted", "grace", grace)
-		h.Runner.Interrupt()
-		last, cancelLast := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancelLast()
-		h.Runner.Wait(last)
+		h.interrupt(grace)
 	}
-	<-httpDone
-	return nil
+	// An interrupted run ends at its script's next instruction or action
+	// call; this bound only guards against a stuck connector.
+	last, cancelLast := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelLast()
+	if err := h.Runner.Wait(last); err != nil {
+		h.o.Log.Error("runs did not stop after being interrupted; their records stay running until the store is next opened", "err", err)
+	}
+}
+
+func (h *Host) interrupt(grace time.Duration) {
+	h.o.Log.Warn("runs still going after the grace period are interrupted", "grace", grace)
+	h.Runner.Interrupt()
 }
 
 // syncTriggers makes the scheduler's jobs match the playbooks and assets
@@ -235,8 +253,20 @@ func (h *Host) fireFunc(name, trigger string) sched.FireFunc {
 		if !ok {
 			return
 		}
-		if _, err := h.Runner.Run(ctx, runner.Request{Playbook: pb, Trigger: trigger}); err != nil {
-			h.o.Log.Error("timed run not started", "playbook", name, "trigger", trigger, "err", err)
+		_, done, err := h.Runner.Start(ctx, runner.Request{Playbook: pb, Trigger: trigger})
+		if err != nil {
+			if ctx.Err() == nil {
+				h.o.Log.Error("timed run not started", "playbook", name, "trigger", trigger, "err", err)
+			}
+			return
+		}
+		// Waiting keeps the scheduler from piling up fires of a slow
+		// playbook; at shutdown the run goes on under the grace period.
+		finished := make(chan struct{})
+		go func() { done(); close(finished) }()
+		select {
+		case <-finished:
+		case <-ctx.Done():
 		}
 	}
 }
@@ -300,15 +330,16 @@ func cursorKey(playbook, asset string) string { return playbook + "@" + asset }
 // container of the asset: it reacts to containers ingested from now on.
 func (h *Host) subscribe(ctx context.Context, playbook, asset string) {
 	key := cursorKey(playbook, asset)
-	if _, ok, err := h.Store.KVGet(ctx, dispatchNS, key); err != nil || ok {
-		return
+	_, ok, err := h.Store.KVGet(ctx, dispatchNS, key)
+	if err == nil && !ok {
+		var last int64
+		if last, err = h.Store.LastContainerID(ctx, asset); err == nil {
+			err = h.Store.KVSet(ctx, dispatchNS, key, strconv.FormatInt(last, 10))
+		}
 	}
-	last, err := h.Store.LastContainerID(ctx, asset)
 	if err != nil {
-		h.o.Log.Error("on_poll subscription not started", "playbook", playbook, "err", err)
-		return
+		h.o.Log.Error("on_poll subscription not started; the next reload or restart retries it", "playbook", playbook, "asset", asset, "err", err)
 	}
-	h.Store.KVSet(ctx, dispatchNS, key, strconv.FormatInt(last, 10))
 }
 
 // SubscribeAll starts the on_poll subscriptions of every loaded playbook
@@ -328,35 +359,69 @@ func (h *Host) dispatchAll(ctx context.Context) {
 }
 
 // dispatch starts each subscribed playbook once for every container of the
-// asset past its cursor.
+// asset past its cursor. Dispatches are serialized: a poll and the
+// catch-up at startup must not move one cursor in two directions.
 func (h *Host) dispatch(ctx context.Context, asset string) {
+	h.dispatchMu.Lock()
+	defer h.dispatchMu.Unlock()
 	for _, name := range h.PlaybookNames() {
-		pb, ok := h.Playbook(name)
-		if !ok || pb.Trigger.OnPoll != asset {
-			continue
+		if pb, ok := h.Playbook(name); ok && pb.Trigger.OnPoll == asset {
+			h.dispatchPlaybook(ctx, pb, asset)
 		}
-		key := cursorKey(name, asset)
-		raw, ok, err := h.Store.KVGet(ctx, dispatchNS, key)
-		if err != nil || !ok {
-			continue
+	}
+}
+
+// dispatchPlaybook starts one playbook for the containers past its cursor,
+// moving the cursor past each container whose run is recorded. It stops at
+// the first run it cannot start; the next poll or restart retries from
+// there.
+func (h *Host) dispatchPlaybook(ctx context.Context, pb *playbook.Playbook, asset string) {
+	key := cursorKey(pb.Name, asset)
+	log := h.o.Log.With("playbook", pb.Name, "asset", asset)
+	raw, ok, err := h.Store.KVGet(ctx, dispatchNS, key)
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			log.Error("on_poll cursor not read; the next poll retries", "err", err)
 		}
-		cursor, _ := strconv.ParseInt(raw, 10, 64)
-		for ctx.Err() == nil {
-			cs, err := h.Store.ListContainers(ctx, store.ContainerQuery{Asset: asset, AfterID: cursor, Limit: 100})
-			if err != nil || len(cs) == 0 {
-				break
+		return
+	}
+	cursor, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		log.Error("on_poll cursor unreadable; the playbook's subscription is skipped", "cursor", raw)
+		return
+	}
+	for ctx.Err() == nil {
+		cs, err := h.Store.ListContainers(ctx, store.ContainerQuery{Asset: asset, AfterID: cursor, Limit: 100})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("on_poll containers not read; the next poll retries", "err", err)
 			}
-			for i := range cs {
-				c := cs[i]
-				_, _, err := h.Runner.Start(ctx, runner.Request{Playbook: pb, Trigger: "on_poll", Container: &c})
-				if err != nil && !errors.Is(err, runner.ErrDuplicate) {
-					if !errors.Is(err, runner.ErrQueueFull) {
-						h.o.Log.Error("on_poll run not started", "playbook", name, "container", c.ID, "err", err)
-					}
-					return // the cursor stays: the next poll or restart retries
+			return
+		}
+		if len(cs) == 0 {
+			return
+		}
+		for i := range cs {
+			c := cs[i]
+			_, _, err := h.Runner.Start(ctx, runner.Request{Playbook: pb, Trigger: "on_poll", Container: &c})
+			switch {
+			case err == nil, errors.Is(err, runner.ErrDuplicate):
+			case errors.Is(err, runner.ErrBadInput):
+				// The container can never start this playbook; holding
+				// the cursor would block every container after it.
+				log.Error("on_poll run refused; the container is skipped", "container", c.ID, "err", err)
+			default:
+				if ctx.Err() == nil && !errors.Is(err, runner.ErrQueueFull) {
+					log.Error("on_poll run not started; the next poll or restart retries it", "container", c.ID, "err", err)
 				}
-				cursor = c.ID
-				h.Store.KVSet(ctx, dispatchNS, key, strconv.FormatInt(cursor, 10))
+				return
+			}
+			cursor = c.ID
+			// The run is recorded: save the cursor even when shutdown has
+			// begun. The store refuses duplicate runs, so a cursor that
+			// was not saved only costs a replay.
+			if err := h.Store.KVSet(context.WithoutCancel(ctx), dispatchNS, key, strconv.FormatInt(cursor, 10)); err != nil {
+				log.Warn("on_poll cursor not saved", "err", err)
 			}
 		}
 	}

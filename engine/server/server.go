@@ -5,7 +5,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/providers/cef"
 )
 
 // MaxBody is the largest request body accepted: inputs are small, and a
@@ -218,13 +218,16 @@ func (s *server) runs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	runs, err := s.o.Host.Store.ListRuns(r.Context(), store.RunQuery{Playbook: r.URL.Query().Get("playbook"), Limit: int(limit)})
-	s.respond(w, r.Context(), runs, err)
+	if runs == nil {
+		runs = []store.Run{} // an empty list, not null
+	}
+	s.respond(w, runs, err)
 }
 
 func (s *server) run(w http.ResponseWriter, r *http.Request) {
 	if id, ok := pathID(w, r); ok {
 		run, err := s.o.Host.Store.GetRun(r.Context(), id)
-		s.respond(w, r.Context(), run, err)
+		s.respond(w, run, err)
 	}
 }
 
@@ -234,7 +237,10 @@ func (s *server) containers(w http.ResponseWriter, r *http.Request) {
 		var after int64
 		if after, err = queryInt(r, "after", 0, 1<<62); err == nil {
 			cs, err := s.o.Host.Store.ListContainers(r.Context(), store.ContainerQuery{Asset: r.URL.Query().Get("asset"), AfterID: after, Limit: int(limit)})
-			s.respond(w, r.Context(), cs, err)
+			if cs == nil {
+				cs = []cef.Container{}
+			}
+			s.respond(w, cs, err)
 			return
 		}
 	}
@@ -244,11 +250,11 @@ func (s *server) containers(w http.ResponseWriter, r *http.Request) {
 func (s *server) container(w http.ResponseWriter, r *http.Request) {
 	if id, ok := pathID(w, r); ok {
 		c, err := s.o.Host.Store.Container(r.Context(), id)
-		s.respond(w, r.Context(), c, err)
+		s.respond(w, c, err)
 	}
 }
 
-func (s *server) respond(w http.ResponseWriter, _ context.Context, v any, err error) {
+func (s *server) respond(w http.ResponseWriter, v any, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
@@ -256,9 +262,6 @@ func (s *server) respond(w http.ResponseWriter, _ context.Context, v any, err er
 		s.o.Log.Error("api", "err", err)
 		writeError(w, http.StatusInternalServerError, "store error: "+err.Error())
 	default:
-		if rv, ok := v.([]store.Run); ok && rv == nil {
-			v = []store.Run{}
-		}
 		writeJSON(w, http.StatusOK, v)
 	}
 }

@@ -31,10 +31,7 @@ func (s *SQLite) StartRun(ctx context.Context, r *Run) error {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// The partial unique index on (playbook, container_id) is the
 		// exactly-once guard; DO NOTHING turns a second start into zero rows.
-		res, err := tx.ExecContext(ctx, `INSERT INTO runs
-			(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner)
-			VALUES (?, ?, ?, 'running', ?, 'null', '', ?, NULL, ?, ?)
-			ON CONFLICT DO NOTHING`,
+		res, err := s.stmt(ctx, tx, sqlStartRun).ExecContext(ctx,
 			r.Playbook, r.Version, r.Trigger, inputs, formatTime(r.Started), containerID, s.owner.String())
 		if err != nil {
 			return err
@@ -82,25 +79,20 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 	}
 	finished = finished.UTC()
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, result = ?, error = ?, finished = ? WHERE id = ?`,
-			r.Status, result, r.Error, formatTime(finished), r.ID)
+		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), r.ID)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM steps WHERE run_id = ?`, r.ID); err != nil {
+		if _, err := s.stmt(ctx, tx, sqlDeleteSteps).ExecContext(ctx, r.ID); err != nil {
 			return err
 		}
 		if len(r.Steps) == 0 {
 			return nil
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
+		ins := s.stmt(ctx, tx, sqlInsertStep)
 		for i, st := range r.Steps {
 			if _, err := ins.ExecContext(ctx, r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS); err != nil {
 				return fmt.Errorf("step %d: %w", i, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,12 @@ type SQLite struct {
 	failAt func(point string) error
 
 	closed atomic.Bool
+
+	// stmts caches statements prepared on the writer connection: the run
+	// records are written twice per run, and preparing costs as much as
+	// executing.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 var _ Store = (*SQLite)(nil)
@@ -127,7 +134,36 @@ func (s *SQLite) init(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	return s.interruptOrphanedRuns(ctx)
+	if err := s.interruptOrphanedRuns(ctx); err != nil {
+		return err
+	}
+	return s.prepare(ctx)
+}
+
+// The statements every run writes, prepared once when the store opens.
+const (
+	sqlStartRun = `INSERT INTO runs
+		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner)
+		VALUES (?, ?, ?, 'running', ?, 'null', '', ?, NULL, ?, ?)
+		ON CONFLICT DO NOTHING`
+	sqlFinishRun   = `UPDATE runs SET status = ?, result = ?, error = ?, finished = ? WHERE id = ?`
+	sqlDeleteSteps = `DELETE FROM steps WHERE run_id = ?`
+	sqlInsertStep  = `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+// prepare readies the run statements on the writer connection. It must run
+// while no transaction holds that connection: the writer pool has exactly
+// one, so preparing inside a write would wait on itself.
+func (s *SQLite) prepare(ctx context.Context) error {
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range []string{sqlStartRun, sqlFinishRun, sqlDeleteSteps, sqlInsertStep} {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
 }
 
 // Close closes the store. Calling it again does nothing.
@@ -135,6 +171,12 @@ func (s *SQLite) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	var errR error
 	if s.r != s.w {
 		errR = s.r.Close()
@@ -306,6 +348,14 @@ func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", busyHint(err))
 	}
 	return nil
+}
+
+// stmt returns a statement prepared at open, bound to tx.
+func (s *SQLite) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	return tx.StmtContext(ctx, st)
 }
 
 // busyHint explains a lock timeout, the one write failure a user can act on.
