@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -27,19 +26,6 @@ import (
 	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
 	"github.com/goshawk/goshawk/providers/threatq/tqfake"
 )
-
-// With GOSHAWK_TEST_SERVE=1 the test binary is goshawk as main runs it,
-// SIGINT and SIGTERM included. TestMain's GOSHAWK_TEST_MAIN runs the CLI
-// without signal handling, which is enough for SIGKILL but lets SIGTERM
-// kill the process outright. This runs before TestMain.
-func init() {
-	if os.Getenv("GOSHAWK_TEST_SERVE") == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
-		stop()
-		os.Exit(code)
-	}
-}
 
 // waitUntil polls cond until it holds. The bound only keeps a broken
 // build from hanging the suite; no test depends on how fast cond holds.
@@ -244,7 +230,7 @@ func startServe(t testing.TB, cfgPath string, env map[string]string) (cmd *exec.
 		t.Fatal(err)
 	}
 	cmd = exec.Command(exe, "--config", cfgPath, "serve")
-	cmd.Env = append(os.Environ(), "GOSHAWK_TEST_SERVE=1")
+	cmd.Env = append(os.Environ(), "GOSHAWK_TEST_MAIN=1")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

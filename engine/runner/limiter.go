@@ -23,7 +23,9 @@ func newLimiter(size, queue int) *limiter {
 	return &limiter{size: size, queue: queue, slots: make(chan struct{}, size)}
 }
 
-func (l *limiter) acquire(ctx context.Context) error {
+// acquire takes a slot, waiting in the queue if need be. Closing stop
+// (shutdown) releases the waiters with ErrShuttingDown.
+func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) error {
 	select {
 	case l.slots <- struct{}{}:
 		return nil
@@ -46,6 +48,8 @@ func (l *limiter) acquire(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("gave up waiting for a run slot: %w", ctx.Err())
+	case <-stop:
+		return ErrShuttingDown
 	}
 }
 

@@ -32,6 +32,10 @@ var (
 	// ErrQueueFull means the playbook already has as many runs waiting as
 	// its queue allows; the trigger should retry later.
 	ErrQueueFull = errors.New("queue full")
+	// ErrShuttingDown refuses a run once shutdown has begun: runs still in
+	// flight are being interrupted, so a new one would only be recorded
+	// as interrupted.
+	ErrShuttingDown = errors.New("goshawk is shutting down; retry once it is back")
 	// ErrDuplicate means the container already started a run of this
 	// playbook (on_poll triggers fire once per container).
 	ErrDuplicate = store.ErrDuplicateRun
@@ -158,16 +162,19 @@ func (r *Runner) begin(ctx context.Context, req Request) (*pending, error) {
 	if pb == nil {
 		return nil, errors.New("runner: no playbook in the request")
 	}
+	if r.stopped.Err() != nil {
+		return nil, fmt.Errorf("playbook %s: %w", pb.Name, ErrShuttingDown)
+	}
 	inputs, err := pb.CheckInputs(req.Inputs)
 	if err != nil {
-		return nil, fmt.Errorf("playbook %s: %w: %w", pb.Name, ErrBadInput, err)
+		return nil, badInput{err} // CheckInputs names the playbook and the input
 	}
 	script, err := r.script(pb)
 	if err != nil {
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	lim := r.limiter(pb)
-	if err := lim.acquire(ctx); err != nil {
+	if err := lim.acquire(ctx, r.stopped.Done()); err != nil {
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	rec := &store.Run{
@@ -271,6 +278,13 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 	}
 	log.Info("run finished", "status", rec.Status, "steps", len(rec.Steps), "duration", elapsed.Round(time.Microsecond))
 }
+
+// badInput is an input error: errors.Is(err, ErrBadInput) holds, and its
+// text is the input check's own, which already names the playbook.
+type badInput struct{ error }
+
+func (b badInput) Is(target error) bool { return target == ErrBadInput }
+func (b badInput) Unwrap() error        { return b.error }
 
 // Interrupt cancels every run in flight; each is recorded as interrupted.
 func (r *Runner) Interrupt() { r.stop() }

@@ -143,6 +143,10 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, runner.ErrBadInput):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
+	case errors.Is(err, runner.ErrShuttingDown):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
 	case errors.Is(err, runner.ErrQueueFull):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, err.Error())
