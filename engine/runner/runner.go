@@ -220,8 +220,17 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 			assets[name] = a
 		}
 	}
+	// Configured assets the playbook did not list raise an error that
+	// says to add them to assets:, rather than "attempt to index nil".
+	var undeclared []string
+	for name := range all {
+		if _, ok := assets[name]; !ok {
+			undeclared = append(undeclared, name)
+		}
+	}
 	var stepsMu sync.Mutex
 	spec := &lua.RunSpec{
+		Undeclared:     undeclared,
 		Script:         script,
 		Inputs:         inputs,
 		Assets:         assets,

@@ -544,3 +544,17 @@ func TestGivingUpWhileQueued(t *testing.T) {
 		t.Fatalf("%d runs recorded, want 1", len(runs))
 	}
 }
+
+func TestUndeclaredAssetSaysHowToFix(t *testing.T) {
+	e := newEnv(t)
+	// Lint refuses box.echo{} outright; this is the dynamic access only
+	// the runtime can catch.
+	pb := e.playbook("forgot_assets", "lua: |\n  return _G[\"b\" .. \"ox\"].echo{}\n")
+	rec, err := e.runner.Run(context.Background(), runner.Request{Playbook: pb, Trigger: "manual"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != runner.StatusFailed || !strings.Contains(rec.Error, "box") || !strings.Contains(rec.Error, "assets:") {
+		t.Fatalf("status %s, error %q", rec.Status, rec.Error)
+	}
+}
