@@ -200,12 +200,10 @@ func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[
 		if !ok {
 			continue
 		}
-		if pb.Trigger.Schedule != "" {
-			if s, err := sched.ParseCron(pb.Trigger.Schedule, pb.Trigger.Timezone); err == nil {
-				key := "schedule:" + name
-				want[key] = pb.Trigger.Schedule + "@" + pb.Trigger.Timezone
-				defs[key] = jobDef{s, h.fireFunc(name, "schedule")}
-			}
+		if pb.Trigger.Cron != nil { // parsed and checked when the playbook loaded
+			key := "schedule:" + name
+			want[key] = pb.Trigger.Schedule + "@" + pb.Trigger.Timezone
+			defs[key] = jobDef{pb.Trigger.Cron, h.fireFunc(name, "schedule")}
 		}
 		if pb.Trigger.Every > 0 {
 			if s, err := sched.Every(pb.Trigger.Every); err == nil {
