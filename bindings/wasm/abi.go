@@ -206,9 +206,19 @@ func checkIdentifier(what, s string) error {
 	return nil
 }
 
+var okPrefix = []byte(`{"ok":`)
+
 // decodeEnvelope returns the "ok" value of a result envelope, copied out of
 // guest memory, or the plugin's "error" message.
 func decodeEnvelope(view []byte) (ok json.RawMessage, pluginErr *string, err error) {
+	// Fast path for the common compact form {"ok":VALUE}: if VALUE alone is
+	// valid JSON, the envelope has exactly that one key.
+	if inner, found := bytes.CutPrefix(view, okPrefix); found && bytes.HasSuffix(inner, []byte("}")) {
+		inner = inner[:len(inner)-1]
+		if json.Valid(inner) {
+			return bytes.Clone(bytes.TrimSpace(inner)), nil, nil
+		}
+	}
 	var env struct {
 		OK    json.RawMessage `json:"ok"`
 		Error *string         `json:"error"`

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -21,6 +22,29 @@ func BenchmarkCall(b *testing.B) {
 	defer reportCPU(b)()
 	for b.Loop() {
 		out, err := h.Call(context.Background(), "echo", "echo", benchInput, nil)
+		if err != nil || len(out) != len(benchInput) {
+			b.Fatalf("echo: %s, %v", out, err)
+		}
+	}
+}
+
+// BenchmarkCallHostOverhead is BenchmarkCall with a guest that does almost
+// nothing (the hand-assembled echo), so it measures goshawk's side of a
+// call alone: pool, deadline, copies, envelope and free.
+func BenchmarkCallHostOverhead(b *testing.B) {
+	h := newTestHost(b, Options{})
+	path := filepath.Join(b.TempDir(), "hand.wasm")
+	if err := os.WriteFile(path, handPlugin("hand"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Load(context.Background(), path); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(benchInput)))
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		out, err := h.Call(context.Background(), "hand", "echo", benchInput, nil)
 		if err != nil || len(out) != len(benchInput) {
 			b.Fatalf("echo: %s, %v", out, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -61,9 +62,15 @@ func pluginBytes(t testing.TB, key string) []byte {
 	return b
 }
 
+// buildPlugins builds every test plugin and compiles each into the shared
+// cache, all in parallel: compiling a Go plugin is the slowest part of
+// these tests, under the race detector most of all.
 func buildPlugins() error {
 	root, err := moduleRoot()
 	if err != nil {
+		return err
+	}
+	if err := readSources(root); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -85,7 +92,53 @@ func buildPlugins() error {
 	}
 	wg.Wait()
 	close(errs)
-	return <-errs
+	if err := <-errs; err != nil {
+		return err
+	}
+	return warmCache()
+}
+
+// warmCache compiles every test plugin into the shared cache. Bad plugins
+// fail their checks after compiling, so they are cached too.
+func warmCache() error {
+	ctx := context.Background()
+	h, err := NewHost(ctx, Options{CacheDir: cacheDir})
+	if err != nil {
+		return err
+	}
+	defer h.Close(ctx)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for key, spec := range testPlugins {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_ = h.Load(ctx, filepath.Join(buildDir, key, filepath.Base(spec.pkg)+".wasm"))
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// readSources reads every Go file the plugins are built from. go test
+// caches a passing result until a file the test read changes; the builds
+// run in a child process, so without this an edit to a plugin or to the kit
+// would not rerun the tests.
+func readSources(root string) error {
+	dirs := []string{"bindings/wasm/pdk", "testdata/plugins", "examples/plugins"}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Ext(path) != ".go" {
+				return err
+			}
+			_, err = os.ReadFile(path)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read plugin sources: %w", err)
+		}
+	}
+	return nil
 }
 
 func moduleRoot() (string, error) {

@@ -73,3 +73,13 @@ func firstLine(s string) string {
 	}
 	return ""
 }
+
+// lineError keeps a message on one line while unwrapping to a cause whose
+// own message may span many (wazero adds the wasm stack trace).
+type lineError struct {
+	msg   string
+	cause error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.cause }

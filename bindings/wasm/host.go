@@ -100,9 +100,10 @@ type Host struct {
 	log   *slog.Logger
 	cache wazero.CompilationCache
 
-	// loadMu serialises loads, so two reloads of one file don't compile
-	// twice or swap out of order. Calls never wait for it.
-	loadMu sync.Mutex
+	// loading holds one mutex per plugin name, so two reloads of one
+	// plugin don't compile twice or swap out of order, while different
+	// plugins compile in parallel. Calls never wait for them.
+	loading sync.Map // plugin name -> *sync.Mutex
 
 	mu      sync.RWMutex
 	plugins map[string]*plugin
@@ -141,20 +142,35 @@ func (h *Host) limits(name string) Limits {
 	return h.opts.PerPlugin[name].or(h.opts.Default)
 }
 
-// LoadDir loads every *.wasm file in dir, in name order. A plugin that fails
-// to load is reported and skipped; the others still load. A missing folder is
-// one error that wraps fs.ErrNotExist.
+// LoadDir loads every *.wasm file in dir, compiling up to GOMAXPROCS of
+// them at once. A plugin that fails to load is reported and skipped; the
+// others still load. Errors come in file name order. A missing folder is one
+// error that wraps fs.ErrNotExist.
 func (h *Host) LoadDir(ctx context.Context, dir string) []error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return []error{fmt.Errorf("wasm: read plugin folder: %w", err)}
 	}
-	var errs []error
+	var paths []string
 	for _, e := range entries {
-		if e.IsDir() || filepath.Ext(e.Name()) != ".wasm" {
-			continue
+		if !e.IsDir() && filepath.Ext(e.Name()) == ".wasm" {
+			paths = append(paths, filepath.Join(dir, e.Name()))
 		}
-		if err := h.Load(ctx, filepath.Join(dir, e.Name())); err != nil {
+	}
+	results := make([]error, len(paths))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = h.Load(ctx, path)
+		})
+	}
+	wg.Wait()
+	var errs []error
+	for _, err := range results {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -176,8 +192,9 @@ func (h *Host) Load(ctx context.Context, path string) error {
 	}
 	sum := sha256.Sum256(wasmBytes)
 
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
+	mu, _ := h.loading.LoadOrStore(name, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	h.mu.RLock()
 	current, closed := h.plugins[name], h.closed
 	h.mu.RUnlock()
@@ -407,16 +424,17 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	}
 	cm, err := r.CompileModule(ctx, wasmBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: compile: %w", path, err)
+		hint := "; rebuild the plugin for the WASI reactor target " + docHint
+		if strings.Contains(err.Error(), "over limit") {
+			hint = "; raise the plugin's memory limit"
+		}
+		return nil, fmt.Errorf("%s: compile: %w%s", path, err, hint)
 	}
 	if err := checkExports(cm); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := checkImports(cm); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if mem := cm.ExportedMemories()[exportMemory]; mem.Min() > lim.MemoryPages {
-		return nil, fmt.Errorf("%s: the module needs %d memory pages at start but the limit is %d; raise the plugin's memory limit", path, mem.Min(), lim.MemoryPages)
 	}
 
 	p := &plugin{name: name, limits: lim, runtime: r, pool: newPool(r, cm, lim), done: make(chan struct{})}
@@ -431,7 +449,7 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	cancel()
 	if err != nil {
 		inst.close()
-		return nil, fmt.Errorf("%s: goshawk_manifest: %s", path, describeFailure(err, inst.output.String()))
+		return nil, &lineError{msg: path + ": goshawk_manifest: " + describeFailure(err, inst.output.String()), cause: err}
 	}
 	p.manifest, err = parseManifest(raw, name, cm)
 	if err != nil {
@@ -456,17 +474,27 @@ func (p *plugin) call(ctx context.Context, function string, input []byte, log *s
 	}
 	inst, err := p.pool.get(ctx)
 	if err != nil {
-		return nil, p.failure(function, ctx, ctx, nil, err)
+		return nil, p.failure(function, ctx, false, nil, err)
 	}
-	callCtx, cancel := context.WithTimeout(context.WithValue(ctx, callScopeKey{}, &callScope{log: log, plugin: p.name}), p.limits.Timeout)
-	defer cancel()
+	stop, timedOut := inst.deadline(ctx, p.limits.Timeout)
+	// The wasm calls get a context that is never done: the deadline above
+	// closes the module instead. Passed a cancellable context, wazero would
+	// start a watching goroutine for each of the call's two wasm calls.
+	callCtx := context.WithValue(context.WithoutCancel(ctx), callScopeKey{}, &callScope{log: log, plugin: p.name})
 	out, pluginErr, err := inst.call(callCtx, inst.funcs[function], input)
+	closed := stop()
 	if err != nil {
-		err = p.failure(function, ctx, callCtx, inst, err)
+		err = p.failure(function, ctx, timedOut.Load(), inst, err)
 		p.pool.discard(inst)
 		return nil, err
 	}
-	p.pool.put(inst)
+	if closed {
+		// The deadline fired just as the call returned: the result is
+		// whole, but the module is closing.
+		p.pool.discard(inst)
+	} else {
+		p.pool.put(inst)
+	}
 	if pluginErr != nil {
 		return nil, &FuncError{Plugin: p.name, Function: function, Message: *pluginErr}
 	}
@@ -474,7 +502,7 @@ func (p *plugin) call(ctx context.Context, function string, input []byte, log *s
 }
 
 // failure explains why a call failed, naming the limit or the crash.
-func (p *plugin) failure(function string, parent, callCtx context.Context, inst *instance, err error) error {
+func (p *plugin) failure(function string, parent context.Context, timedOut bool, inst *instance, err error) error {
 	e := &callError{plugin: p.name, function: function, cause: err}
 	var output string
 	if inst != nil {
@@ -487,7 +515,7 @@ func (p *plugin) failure(function string, parent, callCtx context.Context, inst 
 		e.cause = nil
 	case errors.As(err, &abi):
 		e.kind, e.detail = ErrBadResult, abi.msg
-	case callCtx.Err() != nil:
+	case timedOut:
 		e.kind = ErrTimeout
 		e.detail = fmt.Sprintf("the call did not finish within %s; make the function faster or raise the plugin's timeout", p.limits.Timeout)
 	case strings.Contains(output, "out of memory") || inst != nil && memoryFull(inst, p.limits):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // pool holds the instances of one plugin version. Slots bound how many
@@ -118,7 +119,7 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 		WithStderr(&inst.output)
 	mod, err := p.runtime.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("instantiate: %s: %w", describeFailure(err, inst.output.String()), err)
+		return nil, &lineError{msg: "instantiate: " + describeFailure(err, inst.output.String()), cause: err}
 	}
 	inst.mod = mod
 	inst.mem = mod.ExportedMemory(exportMemory)
@@ -143,6 +144,30 @@ func (inst *instance) bind(names []string) error {
 		inst.funcs[name] = fn
 	}
 	return nil
+}
+
+// deadline closes the instance's module when timeout passes or ctx ends,
+// which stops the running call at its next function entry or loop
+// iteration (the runtime is compiled with WithCloseOnContextDone for that).
+// Timers and context callbacks cost less than the goroutine wazero would
+// start per wasm call to watch a context. The returned stop must be called
+// when the call is over; it reports whether the module was or may yet be
+// closed, in which case the instance must not go back to the pool even if
+// the call finished. timedOut reports whether the deadline fired.
+func (inst *instance) deadline(ctx context.Context, timeout time.Duration) (stop func() (closed bool), timedOut *atomic.Bool) {
+	timedOut = new(atomic.Bool)
+	timer := time.AfterFunc(timeout, func() {
+		timedOut.Store(true)
+		_ = inst.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
+	})
+	stopCtx := context.AfterFunc(ctx, func() {
+		_ = inst.mod.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
+	})
+	return func() bool {
+		timerStopped := timer.Stop()
+		ctxStopped := stopCtx()
+		return !timerStopped || !ctxStopped
+	}, timedOut
 }
 
 func (inst *instance) close() {
