@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/bindings/wasm/wasmbuild"
 )
 
 // testPlugins are the plugin sources the tests build, by output name. They
@@ -78,15 +80,12 @@ func buildPlugins() error {
 	for key, spec := range testPlugins {
 		wg.Go(func() {
 			out := filepath.Join(buildDir, key, filepath.Base(spec.pkg)+".wasm")
-			args := []string{"build", "-buildmode=c-shared", "-o", out}
+			var flags []string
 			if spec.ldflags != "" {
-				args = append(args, "-ldflags", spec.ldflags)
+				flags = []string{"-ldflags", spec.ldflags}
 			}
-			cmd := exec.Command("go", append(args, spec.pkg)...)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("go build %s: %v\n%s", spec.pkg, err, b)
+			if err := wasmbuild.Build(context.Background(), filepath.Join(root, spec.pkg), out, flags...); err != nil {
+				errs <- err
 			}
 		})
 	}

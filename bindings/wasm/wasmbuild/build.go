@@ -13,13 +13,15 @@ import (
 )
 
 // Build compiles the Go main package in pkgDir to the module out:
-// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared.
-func Build(ctx context.Context, pkgDir, out string) error {
+// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, plus any extra
+// build flags (such as -ldflags "-X main.version=2").
+func Build(ctx context.Context, pkgDir, out string, flags ...string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("wasmbuild: the go command is not on PATH: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildmode=c-shared", "-o", out, ".")
+	args := append([]string{"build", "-trimpath", "-buildmode=c-shared", "-o", out}, flags...)
+	cmd := exec.CommandContext(ctx, gobin, append(args, ".")...)
 	cmd.Dir = pkgDir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var msg bytes.Buffer
