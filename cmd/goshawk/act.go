@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -210,7 +212,7 @@ func printResult(w io.Writer, asset, action string, res *providers.Result) {
 	}
 	if len(res.Summary) > 0 {
 		fmt.Fprintf(w, "summary:")
-		for _, k := range sortedKeys(res.Summary) {
+		for _, k := range slices.Sorted(maps.Keys(res.Summary)) {
 			fmt.Fprintf(w, " %s=%v", k, res.Summary[k])
 		}
 		fmt.Fprintln(w)

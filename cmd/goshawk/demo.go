@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -306,7 +308,7 @@ func (a *app) demoTriageSummary(ctx context.Context, out io.Writer, h *host.Host
 
 func countsText(m map[string]int) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	if len(parts) == 0 {
@@ -321,7 +323,7 @@ func printDemoRun(out io.Writer, r *store.Run) {
 		dur = r.Finished.Sub(r.Started)
 	}
 	var in []string
-	for _, k := range sortedKeys(r.Inputs) {
+	for _, k := range slices.Sorted(maps.Keys(r.Inputs)) {
 		v := strings.Join(strings.Fields(fmt.Sprint(r.Inputs[k])), " ")
 		if len(v) > 48 {
 			v = v[:45] + "..."

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -232,15 +231,6 @@ func parseAssignments(args []string) (map[string]any, error) {
 		raw[name] = value
 	}
 	return raw, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func cmdVersion(_ context.Context, a *app, _ []string) int {

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -216,7 +218,7 @@ func cmdContainer(ctx context.Context, a *app, args []string) int {
 	}
 	for _, art := range c.Artifacts {
 		fmt.Fprintf(a.stdout, "  artifact %d  %s (%s, label %s)\n", art.ID, art.Name, art.Type, art.Label)
-		for _, k := range sortedKeys(art.CEF) {
+		for _, k := range slices.Sorted(maps.Keys(art.CEF)) {
 			types := ""
 			if ts := art.CEFTypes[k]; len(ts) > 0 {
 				types = fmt.Sprintf("  %v", ts)

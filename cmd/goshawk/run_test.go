@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,7 +48,7 @@ func withRunPlaybooks(t *testing.T, f *fixture) {
 // its steps.
 func checkRunRecord(t *testing.T, rec map[string]any) {
 	t.Helper()
-	if got := sortedKeys(rec); !slices.Equal(got, sorted(runRecordKeys)) {
+	if got := slices.Sorted(maps.Keys(rec)); !slices.Equal(got, sorted(runRecordKeys)) {
 		t.Fatalf("run record keys %v, want %v", got, sorted(runRecordKeys))
 	}
 	steps, ok := rec["steps"].([]any)
@@ -59,7 +60,7 @@ func checkRunRecord(t *testing.T, rec map[string]any) {
 		if !ok {
 			t.Fatalf("step %d is %T", i, s)
 		}
-		if got := sortedKeys(step); !slices.Equal(got, sorted(runStepKeys)) {
+		if got := slices.Sorted(maps.Keys(step)); !slices.Equal(got, sorted(runStepKeys)) {
 			t.Fatalf("step %d keys %v, want %v", i, got, sorted(runStepKeys))
 		}
 		if _, ok := step["duration_ms"].(float64); !ok {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/goshawk/goshawk/providers"
@@ -47,7 +49,7 @@ func writeLuaStubs(w io.Writer, provs []*providers.Provider, assets map[string]s
 		}
 		fmt.Fprintln(w)
 	}
-	for _, name := range sortedKeys(assets) {
+	for _, name := range slices.Sorted(maps.Keys(assets)) {
 		fmt.Fprintf(w, "---@type goshawk.%s\n%s = {}\n", assets[name], name)
 	}
 }

@@ -3,9 +3,9 @@ package cef_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +31,7 @@ func TestContainerJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"artifacts", "asset", "created", "description", "id", "label", "name", "severity", "source_data_identifier", "status"}
-	if keys := sortedKeys(got); !slices.Equal(keys, want) {
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("container keys = %v, want %v", keys, want)
 	}
 	var arts []map[string]json.RawMessage
@@ -39,7 +39,7 @@ func TestContainerJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantArt := []string{"cef", "cef_types", "id", "label", "name", "source_data_identifier", "type"}
-	if keys := sortedKeys(arts[0]); !slices.Equal(keys, wantArt) {
+	if keys := slices.Sorted(maps.Keys(arts[0])); !slices.Equal(keys, wantArt) {
 		t.Errorf("artifact keys = %v, want %v", keys, wantArt)
 	}
 
@@ -57,15 +57,6 @@ func TestContainerJSONShape(t *testing.T) {
 	if !reflect.DeepEqual(back.Tags, c.Tags) || !reflect.DeepEqual(back.Notes, c.Notes) {
 		t.Errorf("round trip lost tags or notes: %+v", back)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func TestCheckSeverityAndStatus(t *testing.T) {

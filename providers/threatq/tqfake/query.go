@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -150,7 +151,7 @@ func (c *compiler) expr(v any, path string) (cond, error) {
 		}
 	case map[string]any:
 		conds := make([]cond, 0, len(x))
-		for _, key := range sortedKeys(x) {
+		for _, key := range slices.Sorted(maps.Keys(x)) {
 			p, err := c.member(key, x[key], path)
 			if err != nil {
 				return cond{}, err
@@ -229,7 +230,7 @@ func isOperatorObject(m map[string]any) bool {
 func validateOperators(v any, path string) error {
 	switch x := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if strings.HasPrefix(k, "+") && operators[k] == "" && k != "+and" && k != "+or" {
 				return queryErrorf(path, "unknown query operator '%s'", k)
 			}
@@ -259,7 +260,7 @@ func compileTests[V any](v any, path string, t tester[V]) (test[V], error) {
 	switch x := v.(type) {
 	case map[string]any:
 		var tests []test[V]
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			op, ok := operators[k]
 			if !ok {
 				if strings.HasPrefix(k, "+") {
@@ -578,7 +579,7 @@ func (c *compiler) field(name string, v any, path string) (pred, error) {
 // indicator must satisfy both.
 func (c *compiler) attribute(m map[string]any, path string) (pred, error) {
 	nameTest, valueTest := test[string](nil), test[string](nil)
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		var err error
 		switch k {
 		case "name":
@@ -660,7 +661,7 @@ func queryRelations(with withSpec, fields []string) withSpec {
 }
 
 var baseIndicatorKeys = func() []string {
-	return sortedKeys(indicatorBase(&Indicator{}))
+	return slices.Sorted(maps.Keys(indicatorBase(&Indicator{})))
 }()
 
 // project keeps the fields asked for: "*" is every column, "x" a column or

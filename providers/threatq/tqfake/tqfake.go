@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,15 +518,4 @@ func (s *Server) withHeaders(h http.Handler) http.Handler {
 		s.setCommonHeaders(w)
 		h.ServeHTTP(w, r)
 	})
-}
-
-// sortedKeys returns the keys of m in order, so that messages built from a
-// map are stable.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
