@@ -72,13 +72,13 @@ func commands() []command {
 		{"actions", "[PROVIDER] [--json | --lua]", "list providers, their actions and parameters (--lua: type stubs for editors)", cmdActions},
 		{"act", "ASSET ACTION [name=value ...] [--json]", "run one action and print its result", cmdAct},
 		{"poll", "ASSET [--now] [--count N] [--json]", "ingest new indicators of an asset as containers", cmdPoll},
-		{"containers", "[--asset A] [--json]", "list ingested containers", cmdContainers},
+		{"containers", "[--asset A] [--limit N] [--after ID] [--json]", "list ingested containers", cmdContainers},
 		{"container", "ID [--json]", "show one container with its artifacts", cmdContainer},
 		{"run", "PLAYBOOK [name=value ...] [--json]", "run a playbook once and print its run record", cmdRun},
 		{"runs", "[--playbook P] [--json] | runs show ID [--json]", "run history", cmdRuns},
 		{"validate", "[PATH ...]", "lint config, playbooks, scripts and plugins", cmdValidate},
-		{"serve", "[--log-format text|json]", "run schedules, the watcher and the HTTP API until SIGINT/SIGTERM", cmdServe},
-		{"demo", "[--serve] [--dir DIR]", "run everything against the built-in emulators", cmdDemo},
+		{"serve", "", "run schedules, on_poll triggers, the watcher and the HTTP API until SIGINT/SIGTERM (JSON logs: goshawk --log-format json serve)", cmdServe},
+		{"demo", "[--serve] [--dir DIR] [--listen ADDR]", "run everything against the built-in emulators", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
@@ -87,7 +87,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "goshawk %s: threat-intelligence automation (ThreatConnect, ThreatQ, Lua playbooks, WASM plugins)\n\n", version)
 	fmt.Fprintf(w, "Usage: goshawk [--config FILE] [--log-format text|json] [-v] COMMAND [ARGS]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n  %-10s   %s\n", c.name, c.args, "", c.summary)
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	fmt.Fprintf(w, "\nThe config file is --config, else $GOSHAWK_CONFIG, else ./goshawk.yaml.\n")
 	fmt.Fprintf(w, "Exit codes: 0 success, 1 an action, run or validation failed, 2 usage or config error.\n")

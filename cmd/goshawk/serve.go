@@ -17,7 +17,7 @@ func cmdServe(ctx context.Context, a *app, args []string) int {
 		return a.fail(err)
 	}
 	if len(pos) > 0 {
-		return a.fail(usagef("usage: goshawk [--config FILE] [--log-format text|json] serve"))
+		return a.fail(usagef("usage: goshawk [--config FILE] [--log-format text|json] serve (serve takes no arguments)"))
 	}
 	cfg, err := a.loadConfig()
 	if err != nil {
