@@ -48,12 +48,18 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 		return code
 	}
 	defer h.Close(context.WithoutCancel(ctx))
+	// Ctrl-C interrupts the run: it is recorded as interrupted, not left
+	// to its timeout.
+	defer context.AfterFunc(ctx, h.Runner.Interrupt)()
+	if _, ok := h.Playbook(pos[0]); !ok {
+		return a.fail(usageError{h.UnknownPlaybook(pos[0])})
+	}
 	rec, err := h.Run(ctx, pos[0], inputs, "manual")
 	if err != nil {
-		if errors.Is(err, runner.ErrBadInput) || rec == nil {
+		if errors.Is(err, runner.ErrBadInput) {
 			return a.fail(usageError{err})
 		}
-		return a.fail(err)
+		return a.fail(err) // the store or the script's compilation: exit 1
 	}
 	if *asJSON {
 		printJSON(a.stdout, rec)

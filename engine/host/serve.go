@@ -54,7 +54,8 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
-		srv = &http.Server{Handler: so.Handler, ReadHeaderTimeout: 10 * time.Second}
+		// No WriteTimeout: ?wait=true answers when the run ends.
+		srv = &http.Server{Handler: so.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	}
 
 	dirs := []string{cfg.Playbooks, filepath.Dir(cfg.File)}
@@ -320,7 +321,7 @@ func toInt(v any) (int64, bool) {
 // The on_poll dispatch cursor of each (playbook, asset) lives in the
 // store's key-value area, so a restart resumes where it stopped; the
 // store's one-run-per-(playbook, container) rule makes a replay harmless.
-const dispatchNS = "goshawk.on_poll"
+const dispatchNS = "goshawk:on_poll" // playbook names cannot contain ":"
 
 func cursorKey(playbook, asset string) string { return playbook + "@" + asset }
 

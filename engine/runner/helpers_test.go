@@ -88,6 +88,7 @@ type env struct {
 	gate   *gate
 	lint   *playbook.Env
 	dir    string
+	redact *logx.Redactor
 }
 
 // fixedNow is the clock of the test runner, so records carry known times.
@@ -116,10 +117,11 @@ func newEnvPool(t testing.TB, pool int) *env {
 	}
 	rt := lua.NewRuntime(lua.Options{PoolSize: pool})
 	t.Cleanup(rt.Close)
+	redact := logx.NewRedactor(testSecret)
 	r := runner.New(runner.Options{
 		Store:   st,
 		Runtime: rt,
-		Redact:  logx.NewRedactor(testSecret),
+		Redact:  redact,
 		Now:     func() time.Time { return fixedNow },
 	})
 	r.SetAssets(map[string]*providers.Asset{"box": asset})
@@ -129,7 +131,7 @@ func newEnvPool(t testing.TB, pool int) *env {
 		r.Interrupt()
 		r.Wait(context.Background())
 	})
-	return &env{t: t, store: st, runner: r, gate: g,
+	return &env{t: t, store: st, runner: r, gate: g, redact: redact,
 		lint: &playbook.Env{Assets: map[string]*providers.Provider{"box": p}}, dir: t.TempDir()}
 }
 

@@ -375,21 +375,42 @@ func (r *Runner) recordValue(v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// The value must be storable as JSON; checking that first keeps the
+	// error the same whether or not anything is redacted.
+	if _, err := json.Marshal(v); err != nil {
 		return nil, err
 	}
-	clean := r.o.Redact.String(string(b))
-	if clean == string(b) {
-		return v, nil
+	return r.redactStrings(v), nil
+}
+
+// redactStrings replaces secrets in every string of a decoded value, keys
+// included. It works on the values, not on marshalled text, so a secret
+// that JSON would escape (a quote, <, &) is still found.
+func (r *Runner) redactStrings(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.o.Redact.String(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.o.Redact.String(k)] = r.redactStrings(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.redactStrings(e)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.redactStrings(e)
+		}
+		return out
+	default:
+		return v
 	}
-	var out any
-	if json.Unmarshal([]byte(clean), &out) != nil {
-		// The replacement broke an escape sequence; the text itself is
-		// free of secrets and still worth keeping.
-		return clean, nil
-	}
-	return out, nil
 }
 
 func containerMap(c *cef.Container) map[string]any {

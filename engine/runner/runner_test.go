@@ -558,3 +558,20 @@ func TestUndeclaredAssetSaysHowToFix(t *testing.T) {
 		t.Fatalf("status %s, error %q", rec.Status, rec.Error)
 	}
 }
+
+// A secret with characters JSON escapes must still be found in a result.
+func TestRedactsSecretsJSONWouldEscape(t *testing.T) {
+	e := newEnv(t)
+	const odd = `p<ss"w&rd\x`
+	e.redact.Add(odd)
+	pb := e.playbook("escaped", "inputs:\n  note: {type: string}\nlua: |\n  return {echo = input.note, list = {input.note}}\n")
+	rec, err := e.runner.Run(context.Background(), runner.Request{Playbook: pb, Inputs: map[string]any{"note": "x " + odd}, Trigger: "manual"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rec.Result.(map[string]any)
+	want := "x " + logx.Redacted
+	if res["echo"] != want || res["list"].([]any)[0] != want || rec.Inputs["note"] != want {
+		t.Fatalf("secret not redacted: result %v, inputs %v", res, rec.Inputs)
+	}
+}
