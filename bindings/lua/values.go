@@ -220,9 +220,21 @@ type converter struct {
 	// a slice, not a map, because paths are short and most conversions
 	// (action parameters) never nest.
 	path []*glua.LTable
+	// nodes counts the values converted so far. A table shared by two
+	// parents converts once per parent, so nesting {t, t} n deep is 2^n
+	// values; the budget stops that before it exhausts memory.
+	nodes int
 }
 
+// maxNodes bounds the values one conversion produces.
+const maxNodes = 1 << 18
+
+var errTooManyValues = fmt.Errorf("value too large: more than %d elements (a table shared by several parents counts once per parent)", maxNodes)
+
 func (c *converter) value(v glua.LValue, depth int) (any, error) {
+	if c.nodes++; c.nodes > maxNodes {
+		return nil, errTooManyValues
+	}
 	switch x := v.(type) {
 	case *glua.LNilType:
 		return nil, nil

@@ -223,3 +223,17 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// Shared sub-tables convert once per parent; nesting them must hit the
+// budget, not exhaust memory.
+func TestSharedTablesAreBounded(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	if err := L.DoString(`local t = {} for i = 1, 40 do t = {t, t} end result = t`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := FromLua(L.GetGlobal("result"))
+	if err == nil || !strings.Contains(err.Error(), "value too large") {
+		t.Fatalf("err = %v", err)
+	}
+}
