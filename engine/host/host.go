@@ -53,8 +53,11 @@ type Host struct {
 	// reloadMu serializes playbook loads, so that two reloads never swap
 	// their results in out of order.
 	reloadMu sync.Mutex
-	// dispatchMu serializes on_poll dispatches (serve.go).
-	dispatchMu sync.Mutex
+	// dispatchMu guards dispatchLocks, which serializes the on_poll
+	// dispatches of each asset (serve.go). One lock per asset: a slow
+	// playbook holds back its own asset's polls, never another asset's.
+	dispatchMu    sync.Mutex
+	dispatchLocks map[string]*sync.Mutex
 
 	mu     sync.RWMutex
 	cfg    *config.Config

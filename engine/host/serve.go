@@ -358,11 +358,23 @@ func (h *Host) dispatchAll(ctx context.Context) {
 }
 
 // dispatch starts each subscribed playbook once for every container of the
-// asset past its cursor. Dispatches are serialized: a poll and the
-// catch-up at startup must not move one cursor in two directions.
+// asset past its cursor. Dispatches of one asset are serialized: a poll and
+// the catch-up at startup must not move one cursor in two directions. A
+// playbook whose slots are all busy makes dispatch wait, which holds back
+// that asset's next poll: backpressure, not an unbounded backlog.
 func (h *Host) dispatch(ctx context.Context, asset string) {
 	h.dispatchMu.Lock()
-	defer h.dispatchMu.Unlock()
+	if h.dispatchLocks == nil {
+		h.dispatchLocks = map[string]*sync.Mutex{}
+	}
+	lock := h.dispatchLocks[asset]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		h.dispatchLocks[asset] = lock
+	}
+	h.dispatchMu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
 	for _, name := range h.PlaybookNames() {
 		if pb, ok := h.Playbook(name); ok && pb.Trigger.OnPoll == asset {
 			h.dispatchPlaybook(ctx, pb, asset)
