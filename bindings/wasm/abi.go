@@ -82,7 +82,7 @@ var (
 )
 
 // reservedNames can't be plugin functions: they are the ABI's own exports.
-var reservedNames = []string{exportMemory, exportAlloc, exportFree, exportManifest, exportInitialize, "_start"}
+var reservedNames = []string{exportMemory, exportAlloc, exportFree, exportManifest, exportInitialize, exportInterrupt, "_start"}
 
 // checkExports checks the exports every plugin needs, before anything of
 // the module runs.
@@ -285,9 +285,10 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 	return err
 }
 
-// callScope carries the per-call logger to host functions, which receive
-// the context of the wasm call that reached them.
+// callScope carries the per-call logger and the caller's context to host
+// functions, which receive the context of the wasm call that reached them.
 type callScope struct {
+	ctx    context.Context
 	log    *slog.Logger
 	plugin string
 }
@@ -305,6 +306,7 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if scope == nil || scope.log == nil {
 		return
 	}
+	ctx = scope.ctx
 	level, ptr, size := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
 	truncated := size > maxLogBytes
 	if truncated {

@@ -110,14 +110,19 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	}
 }
 
-// BenchmarkCompileCold compiles the reputation plugin with no cache.
+// BenchmarkCompileCold adds the interrupt checks to the reputation plugin
+// and compiles it with no cache, as a first load does.
 func BenchmarkCompileCold(b *testing.B) {
 	wasmBytes := pluginBytes(b, "reputation")
 	ctx := context.Background()
 	defer reportCPU(b)()
 	for b.Loop() {
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-		if _, err := r.CompileModule(ctx, wasmBytes); err != nil {
+		checked, err := addInterruptChecks(wasmBytes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := wazero.NewRuntime(ctx)
+		if _, err := r.CompileModule(ctx, checked); err != nil {
 			b.Fatal(err)
 		}
 		r.Close(ctx)
@@ -127,7 +132,10 @@ func BenchmarkCompileCold(b *testing.B) {
 // BenchmarkCompileCached compiles the reputation plugin from a warm
 // on-disk cache, as after a restart: a new cache and runtime each time.
 func BenchmarkCompileCached(b *testing.B) {
-	wasmBytes := pluginBytes(b, "reputation")
+	wasmBytes, err := addInterruptChecks(pluginBytes(b, "reputation"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	dir := b.TempDir()
 	compile := func() {
@@ -135,7 +143,7 @@ func BenchmarkCompileCached(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(cache))
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 		if _, err := r.CompileModule(ctx, wasmBytes); err != nil {
 			b.Fatal(err)
 		}

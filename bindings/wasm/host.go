@@ -404,9 +404,9 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	if !bytes.HasPrefix(wasmBytes, []byte("\x00asm")) {
 		return nil, fmt.Errorf("%s: not a WebAssembly module (it doesn't start with \\0asm); build plugins as WASI reactors %s", path, docHint)
 	}
-	cfg := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(lim.MemoryPages).
-		WithCloseOnContextDone(true)
+	// No WithCloseOnContextDone: the interrupt checks enforce deadlines
+	// for a fraction of its cost (see interrupt.go).
+	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(lim.MemoryPages)
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
 	}
@@ -422,13 +422,22 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	if err := instantiateHostModule(ctx, r); err != nil {
 		return nil, fmt.Errorf("%s: set up host functions: %w", path, err)
 	}
-	cm, err := r.CompileModule(ctx, wasmBytes)
-	if err != nil {
+	compileErr := func(err error) error {
 		hint := "; rebuild the plugin for the WASI reactor target " + docHint
 		if strings.Contains(err.Error(), "over limit") {
 			hint = "; raise the plugin's memory limit"
 		}
-		return nil, fmt.Errorf("%s: compile: %w%s", path, err, hint)
+		return fmt.Errorf("%s: compile: %w%s", path, err, hint)
+	}
+	// The rewriter reads the whole module, so it is also the first to
+	// find a malformed one.
+	checked, err := addInterruptChecks(wasmBytes)
+	if err != nil {
+		return nil, compileErr(err)
+	}
+	cm, err := r.CompileModule(ctx, checked)
+	if err != nil {
+		return nil, compileErr(err)
 	}
 	if err := checkExports(cm); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -444,12 +453,16 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p.pool.slots <- struct{}{}
-	mctx, cancel := context.WithTimeout(ctx, lim.Timeout)
-	raw, err := inst.manifest(mctx)
-	cancel()
+	inst.arm(ctx, lim.Timeout)
+	raw, err := inst.manifest(inst.wasmCtx)
+	inst.disarm()
 	if err != nil {
+		msg := describeFailure(err, inst.output.String())
+		if inst.timedOut.Load() {
+			msg = fmt.Sprintf("did not finish within %s; make it faster or raise the plugin's timeout", lim.Timeout)
+		}
 		inst.close()
-		return nil, &lineError{msg: path + ": goshawk_manifest: " + describeFailure(err, inst.output.String()), cause: err}
+		return nil, &lineError{msg: path + ": goshawk_manifest: " + msg, cause: err}
 	}
 	p.manifest, err = parseManifest(raw, name, cm)
 	if err != nil {
@@ -476,21 +489,19 @@ func (p *plugin) call(ctx context.Context, function string, input []byte, log *s
 	if err != nil {
 		return nil, p.failure(function, ctx, false, nil, err)
 	}
-	stop, timedOut := inst.deadline(ctx, p.limits.Timeout)
-	// The wasm calls get a context that is never done: the deadline above
-	// closes the module instead. Passed a cancellable context, wazero would
-	// start a watching goroutine for each of the call's two wasm calls.
-	callCtx := context.WithValue(context.WithoutCancel(ctx), callScopeKey{}, &callScope{log: log, plugin: p.name})
-	out, pluginErr, err := inst.call(callCtx, inst.funcs[function], input)
-	closed := stop()
+	inst.arm(ctx, p.limits.Timeout)
+	inst.scope = callScope{ctx: ctx, log: log, plugin: p.name}
+	out, pluginErr, err := inst.call(inst.wasmCtx, inst.funcs[function], input)
+	inst.scope = callScope{}
+	interrupted := inst.disarm()
 	if err != nil {
-		err = p.failure(function, ctx, timedOut.Load(), inst, err)
+		err = p.failure(function, ctx, inst.timedOut.Load(), inst, err)
 		p.pool.discard(inst)
 		return nil, err
 	}
-	if closed {
+	if interrupted {
 		// The deadline fired just as the call returned: the result is
-		// whole, but the module is closing.
+		// whole, but the instance would trap on its next call.
 		p.pool.discard(inst)
 	} else {
 		p.pool.put(inst)

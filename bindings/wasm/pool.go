@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // pool holds the instances of one plugin version. Slots bound how many
@@ -100,18 +100,39 @@ type instance struct {
 	// output holds the start of what the guest wrote to stdout and stderr
 	// during the current call, so a crash can say why (a Go panic message).
 	output headBuffer
+
+	// scope is what host functions need to know about the running call;
+	// wasmCtx, made once, carries it to them, so a call allocates no
+	// context of its own.
+	scope   callScope
+	wasmCtx context.Context
+
+	// flag is the module's goshawk_interrupt global (see interrupt.go).
+	// interruptMu orders setting it against closing the module, and
+	// interrupted records that either happened.
+	flag        api.MutableGlobal
+	interruptMu sync.Mutex
+	interrupted bool
+	// timer interrupts a call that outlives the plugin's timeout; it is
+	// made on the first call and reset for each one. timedOut records that
+	// it fired.
+	timer    *time.Timer
+	timedOut atomic.Bool
+	// stopCtx unregisters the interrupt on the caller's context.
+	stopCtx func() bool
 }
 
-// instantiate makes a new instance. Its initialisation runs under the
-// plugin's time limit, like a call.
+// instantiate makes a new instance and runs its _initialize export under
+// the plugin's time limit, like a call.
 func (p *pool) instantiate(ctx context.Context) (*instance, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	inst := &instance{stack: make([]uint64, 2)}
+	inst.wasmCtx = context.WithValue(context.Background(), callScopeKey{}, &inst.scope)
 	cfg := wazero.NewModuleConfig().
 		// Anonymous, so that many instances of one module can coexist.
 		WithName("").
-		WithStartFunctions(exportInitialize).
+		// _initialize is called below, under a deadline: wazero would
+		// run a start function with nothing to interrupt it.
+		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader).
@@ -122,6 +143,28 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 		return nil, &lineError{msg: "instantiate: " + describeFailure(err, inst.output.String()), cause: err}
 	}
 	inst.mod = mod
+	flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
+	if !ok {
+		inst.close()
+		return nil, fmt.Errorf("instantiate: the module lacks the %s global the host adds; this is a bug in goshawk", exportInterrupt)
+	}
+	inst.flag = flag
+	if init := mod.ExportedFunction(exportInitialize); init != nil {
+		inst.arm(ctx, p.timeout)
+		err := init.CallWithStack(inst.wasmCtx, nil)
+		inst.disarm()
+		if err != nil {
+			msg := describeFailure(err, inst.output.String())
+			switch {
+			case ctx.Err() != nil:
+				msg, err = "the caller gave up", ctx.Err()
+			case inst.timedOut.Load():
+				msg = fmt.Sprintf("did not finish within %s; make the plugin's initialisation faster or raise its timeout", p.timeout)
+			}
+			inst.close()
+			return nil, &lineError{msg: "instantiate: " + exportInitialize + ": " + msg, cause: err}
+		}
+	}
 	inst.mem = mod.ExportedMemory(exportMemory)
 	inst.alloc = mod.ExportedFunction(exportAlloc)
 	inst.free = mod.ExportedFunction(exportFree)
@@ -146,33 +189,59 @@ func (inst *instance) bind(names []string) error {
 	return nil
 }
 
-// deadline closes the instance's module when timeout passes or ctx ends,
-// which stops the running call at its next function entry or loop
-// iteration (the runtime is compiled with WithCloseOnContextDone for that).
-// Timers and context callbacks cost less than the goroutine wazero would
-// start per wasm call to watch a context. The returned stop must be called
-// when the call is over; it reports whether the module was or may yet be
-// closed, in which case the instance must not go back to the pool even if
-// the call finished. timedOut reports whether the deadline fired.
-func (inst *instance) deadline(ctx context.Context, timeout time.Duration) (stop func() (closed bool), timedOut *atomic.Bool) {
-	timedOut = new(atomic.Bool)
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		_ = inst.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
-	})
-	stopCtx := context.AfterFunc(ctx, func() {
-		_ = inst.mod.CloseWithExitCode(context.Background(), sys.ExitCodeContextCanceled)
-	})
-	return func() bool {
-		timerStopped := timer.Stop()
-		ctxStopped := stopCtx()
-		return !timerStopped || !ctxStopped
-	}, timedOut
+// arm interrupts the instance's next wasm calls when timeout passes or ctx
+// ends. The caller must call disarm once those calls are over.
+func (inst *instance) arm(ctx context.Context, timeout time.Duration) {
+	if inst.timer == nil {
+		inst.timer = time.AfterFunc(timeout, inst.expire)
+	} else {
+		inst.timer.Reset(timeout)
+	}
+	if ctx.Done() != nil {
+		inst.stopCtx = context.AfterFunc(ctx, inst.interrupt)
+	}
+}
+
+// disarm stops the deadline that arm set. It reports whether the
+// instance was or may yet be interrupted, in which case it must not go
+// back to the pool even if its call finished.
+func (inst *instance) disarm() (interrupted bool) {
+	interrupted = !inst.timer.Stop()
+	if inst.stopCtx != nil {
+		if !inst.stopCtx() {
+			interrupted = true
+		}
+		inst.stopCtx = nil
+	}
+	return interrupted
+}
+
+func (inst *instance) expire() {
+	inst.timedOut.Store(true)
+	inst.interrupt()
+}
+
+// interrupt makes the running call, if any, trap at its next function
+// entry or loop iteration.
+func (inst *instance) interrupt() {
+	inst.interruptMu.Lock()
+	defer inst.interruptMu.Unlock()
+	if !inst.interrupted {
+		inst.interrupted = true
+		inst.flag.Set(1)
+	}
 }
 
 func (inst *instance) close() {
-	// The module may already be closed by a deadline or an exit; closing
-	// again is harmless.
+	// Held so that a late interrupt can't touch the module while it
+	// closes. The module may already be closed by an exit; closing again
+	// is harmless.
+	inst.interruptMu.Lock()
+	defer inst.interruptMu.Unlock()
+	inst.interrupted = true
+	if inst.timer != nil {
+		inst.timer.Stop()
+	}
 	_ = inst.mod.Close(context.Background())
 }
 

@@ -70,8 +70,17 @@ func goshawkAlloc(size uint32) uint32 {
 	return pin(make([]byte, size))
 }
 
+// result is the address of the envelope last returned to the host. It
+// lives in the kit's reused output buffer rather than among the pinned
+// buffers, so freeing it only forgets it.
+var result uint32
+
 //go:wasmexport goshawk_free
 func goshawkFree(ptr, size uint32) {
+	if ptr == result {
+		result = 0
+		return
+	}
 	release(ptr)
 }
 
@@ -87,11 +96,16 @@ func goshawkManifest() uint64 {
 //	//go:wasmexport score
 //	func scoreExport(ptr, size uint32) uint64 { return pdk.Call("score", ptr, size) }
 func Call(name string, ptr, size uint32) uint64 {
-	input, ok := lookup(ptr, size)
-	if !ok {
-		return pack(errorEnvelope(fmt.Sprintf("pdk: %s: input buffer %#x+%d was not allocated with goshawk_alloc", name, ptr, size)))
+	var out []byte
+	if input, ok := lookup(ptr, size); ok {
+		out = invoke(name, input)
+	} else {
+		out = errorEnvelope(fmt.Sprintf("pdk: %s: input buffer %#x+%d was not allocated with goshawk_alloc", name, ptr, size))
 	}
-	return pack(invoke(name, input))
+	// An envelope is never empty, so its address is a real one, and the
+	// output buffer stays reachable from the kit until the host frees it.
+	result = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(out))))
+	return uint64(result)<<32 | uint64(len(out))
 }
 
 // Log writes msg to the log of the run that called the plugin, at the given

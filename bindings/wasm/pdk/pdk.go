@@ -32,6 +32,7 @@ package pdk
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -123,7 +124,8 @@ func manifestJSON() []byte {
 
 // invoke runs the named function on input and returns the encoded result
 // envelope. A panic in the function becomes an error result, so one bad
-// input doesn't cost the host an instance.
+// input doesn't cost the host an instance. The envelope lives in a buffer
+// the next call reuses.
 func invoke(name string, input []byte) (out []byte) {
 	f, ok := functions[name]
 	if !ok {
@@ -141,30 +143,73 @@ func invoke(name string, input []byte) (out []byte) {
 	if err != nil {
 		return errorEnvelope(err.Error())
 	}
-	b, err := encode(struct {
-		OK any `json:"ok"`
-	}{v})
+	out, err = envelope(`{"ok":`, v)
 	if err != nil {
 		return errorEnvelope(fmt.Sprintf("%s: encode result: %v", name, err))
 	}
-	return b
+	return out
 }
 
 func errorEnvelope(msg string) []byte {
-	b, _ := encode(struct {
-		Error string `json:"error"`
-	}{msg})
+	// A string always encodes.
+	b, _ := envelope(`{"error":`, msg)
 	return b
 }
 
-// encode is json.Marshal without HTML escaping, so that strings with <, >
-// and & reach the host exactly as the function returned them.
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// The envelope of every result is built in one buffer, reused from call to
+// call: the host copies a result and frees it before it calls again. Under
+// Go's WebAssembly port an allocation and the reflection of a generic
+// encoder each cost more than the rest of a small call.
+var (
+	outBuf bytes.Buffer
+	outEnc = newEncoder(&outBuf)
+)
+
+// maxKeptOutput bounds the buffer kept between calls, so one large result
+// doesn't hold its memory for the life of the instance.
+const maxKeptOutput = 64 << 10
+
+func newEncoder(buf *bytes.Buffer) *json.Encoder {
+	enc := json.NewEncoder(buf)
+	// Strings with <, > and & reach the host exactly as the function
+	// returned them.
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+	return enc
+}
+
+// envelope returns prefix, v as JSON, and a closing brace. A
+// json.RawMessage is checked and passed through as it is, which saves the
+// standard encoder's slow validation and compaction.
+func envelope(prefix string, v any) ([]byte, error) {
+	if outBuf.Cap() > maxKeptOutput {
+		outBuf = bytes.Buffer{}
+		outEnc = newEncoder(&outBuf)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	outBuf.Reset()
+	outBuf.WriteString(prefix)
+	switch v := v.(type) {
+	case nil:
+		outBuf.WriteString("null")
+	case json.RawMessage:
+		if v == nil {
+			outBuf.WriteString("null")
+			break
+		}
+		if !validJSON(v) {
+			// The standard encoder explains what is wrong with it.
+			_, err := json.Marshal(v)
+			if err == nil {
+				err = errors.New("invalid JSON in json.RawMessage")
+			}
+			return nil, err
+		}
+		outBuf.Write(v)
+	default:
+		if err := outEnc.Encode(v); err != nil {
+			return nil, err
+		}
+		outBuf.Truncate(outBuf.Len() - 1) // Encode's newline
+	}
+	outBuf.WriteByte('}')
+	return outBuf.Bytes(), nil
 }

@@ -3,6 +3,7 @@ package pdk
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -52,11 +53,21 @@ func TestInvoke(t *testing.T) {
 	Register("fail", "", func(json.RawMessage) (any, error) { return nil, errors.New("no such <indicator>") })
 	Register("boom", "", func(json.RawMessage) (any, error) { panic("bad state") })
 	Register("html", "", func(json.RawMessage) (any, error) { return "<a href=x>&</a>", nil })
+	Register("rawbad", "", func(json.RawMessage) (any, error) { return json.RawMessage(`{"a":`), nil })
+	Register("rawnil", "", func(json.RawMessage) (any, error) { return json.RawMessage(nil), nil })
+	Register("nil", "", func(json.RawMessage) (any, error) { return nil, nil })
+	Register("unencodable", "", func(json.RawMessage) (any, error) { return func() {}, nil })
 	tests := []struct{ name, input, want string }{
 		{"echo", `{"a":[1,{"b":null}],"s":"<&>"}`, `{"ok":{"a":[1,{"b":null}],"s":"<&>"}}`},
 		{"fail", `{}`, `{"error":"no such <indicator>"}`},
 		{"boom", `{}`, `{"error":"boom: panic: bad state"}`},
 		{"html", `{}`, `{"ok":"<a href=x>&</a>"}`},
+		// A raw result passes through as it is, spaces included.
+		{"echo", ` [1, 2] `, `{"ok": [1, 2] }`},
+		{"rawbad", `{}`, `{"error":"rawbad: encode result: json: error calling MarshalJSON for type json.RawMessage: unexpected end of JSON input"}`},
+		{"rawnil", `{}`, `{"ok":null}`},
+		{"nil", `{}`, `{"ok":null}`},
+		{"unencodable", `{}`, `{"error":"unencodable: encode result: json: unsupported type: func()"}`},
 		{"missing", `{}`, `{"error":"pdk: function \"missing\" is exported but not registered; call pdk.Register(\"missing\", ...) in init"}`},
 	}
 	for _, tt := range tests {
@@ -75,5 +86,20 @@ func TestInvokeCopiesInput(t *testing.T) {
 	copy(input, `"other"`)
 	if string(kept) != `"first"` {
 		t.Errorf("the function's input changed when the host reused its buffer: %s", kept)
+	}
+}
+
+func TestLargeOutputIsNotKept(t *testing.T) {
+	reset(t)
+	Register("echo", "", func(in json.RawMessage) (any, error) { return in, nil })
+	big := []byte(`"` + strings.Repeat("x", 2*maxKeptOutput) + `"`)
+	if got := invoke("echo", big); len(got) != len(big)+len(`{"ok":}`) {
+		t.Fatalf("echo of %d bytes returned %d", len(big), len(got))
+	}
+	if got := string(invoke("echo", []byte(`1`))); got != `{"ok":1}` {
+		t.Fatalf("echo after a large result = %s", got)
+	}
+	if outBuf.Cap() > maxKeptOutput {
+		t.Errorf("the output buffer kept %d bytes after a small result; want at most %d", outBuf.Cap(), maxKeptOutput)
 	}
 }
