@@ -2,11 +2,29 @@ package providers
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// NewTransport is the HTTP transport of one asset: keep-alive with up to
+// idlePerHost idle connections, TLS 1.2 or later, and certificate checks
+// unless the asset's config turned them off. proxy nil uses the
+// environment's HTTP(S)_PROXY.
+func NewTransport(verifyTLS bool, idlePerHost int, proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if proxy != nil {
+		tr.Proxy = proxy
+	}
+	tr.MaxIdleConnsPerHost = idlePerHost
+	// Turning verification off is for lab instances with self-signed
+	// certificates, and only when the asset asks for it.
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !verifyTLS}
+	return tr
+}
 
 // Connectors share one retry discipline (exponential backoff with full
 // jitter, honouring Retry-After); these are its parts.

@@ -86,12 +86,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.MaxContainers < 1 || cfg.IntervalDays < 1 {
 		return nil, errors.New("threatconnect: max_containers and interval_days must be positive integers")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 32
-	tr.TLSClientConfig = &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: !cfg.VerifyServerCert, // the asset asked for it with verify_server_cert: false
-	}
+	tr := providers.NewTransport(cfg.VerifyServerCert, 32, nil)
 	return &Client{
 		scheme:    u.Scheme,
 		host:      u.Host,

@@ -91,11 +91,7 @@ func newClient(cfg clientConfig) (*client, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = proxy
-	tr.MaxIdleConnsPerHost = 16
-	// verify_ssl: false is for lab instances with self-signed certificates.
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !cfg.VerifySSL}
+	tr := providers.NewTransport(cfg.VerifySSL, 16, proxy)
 	return &client{
 		base:     base,
 		email:    cfg.Email,

@@ -655,13 +655,7 @@ func (s *Server) handleListIndicatorTypes(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) handleGetIndicatorType(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	t, found := typeByID(int(id))
-	if !ok || !found {
-		writeNotFound(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": renderIndicatorType(t)})
+	serveByID(w, r, typeByID, renderIndicatorType)
 }
 
 func (s *Server) handleListStatuses(w http.ResponseWriter, r *http.Request) {
@@ -670,13 +664,7 @@ func (s *Server) handleListStatuses(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetStatus(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	st, found := statusByID(int(id))
-	if !ok || !found {
-		writeNotFound(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": renderStatus(st)})
+	serveByID(w, r, statusByID, renderStatus)
 }
 
 func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) {
@@ -685,11 +673,17 @@ func (s *Server) handleListEventTypes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetEventType(w http.ResponseWriter, r *http.Request) {
+	serveByID(w, r, eventTypeByID, renderEventType)
+}
+
+// serveByID answers GET .../{id} for one of the seeded catalogues (types,
+// statuses, event types): the rendered object, or 404.
+func serveByID[T any](w http.ResponseWriter, r *http.Request, find func(int) (T, bool), render func(T) map[string]any) {
 	id, ok := pathID(r, "id")
-	t, found := eventTypeByID(int(id))
+	v, found := find(int(id))
 	if !ok || !found {
 		writeNotFound(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": renderEventType(t)})
+	writeJSON(w, http.StatusOK, map[string]any{"data": render(v)})
 }

@@ -1090,3 +1090,22 @@ func TestGenerateIndicators(t *testing.T) {
 		t.Errorf("QueryCount = %d, want %d", n, want)
 	}
 }
+
+func TestCatalogueByID(t *testing.T) {
+	a := newAPI(t, tqfake.Options{})
+	for path, want := range map[string]string{
+		"/api/indicator/types/15":   "IP Address",
+		"/api/indicator/statuses/1": "Active",
+		"/api/event/types/1":        "Spearphish",
+	} {
+		got := a.ok("GET", path, nil, http.StatusOK)
+		if name := got["data"].(map[string]any)["name"]; name != want {
+			t.Errorf("%s: name %v, want %s", path, name, want)
+		}
+	}
+	for _, path := range []string{"/api/indicator/types/999", "/api/indicator/statuses/x", "/api/event/types/0"} {
+		if r := a.do("GET", path, nil); r.status != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", path, r.status)
+		}
+	}
+}
