@@ -21,8 +21,19 @@ type Provider struct {
 	// must not touch the network: connecting is what test_connectivity does.
 	Open    func(asset string, cfg Values) (any, error)
 	Actions []Spec
+	// Ingest declares how the engine drives the provider's ingest action;
+	// nil means the provider does not ingest.
+	Ingest *IngestSpec
 
 	index map[string]*Spec
+}
+
+// IngestSpec declares that a provider ingests containers, and how the engine drives it.
+type IngestSpec struct {
+	Action      string // the ingest action ("on_poll"); must exist with Kind Ingest
+	NowParam    string // its Bool parameter: look back and leave the checkpoint ("poll_now")
+	CountParam  string // its Integer parameter: most containers to create ("container_count")
+	ScheduleKey string // Duration key of the asset config: scheduled poll interval ("poll")
 }
 
 // Action returns the spec of the named action.
@@ -113,9 +124,46 @@ func (r *Registry) Register(p *Provider) error {
 		}
 		index[s.Name] = s
 	}
+	if err := checkIngest(p, index); err != nil {
+		return err
+	}
 	p.index = index
 	r.byName[p.Name] = p
 	return nil
+}
+
+// checkIngest validates p.Ingest against the actions and config it names, so
+// that the engine can drive any ingesting provider without knowing it.
+func checkIngest(p *Provider, index map[string]*Spec) error {
+	in := p.Ingest
+	if in == nil {
+		return nil
+	}
+	where := "providers: register " + p.Name + " ingest"
+	s := index[in.Action]
+	switch {
+	case s == nil:
+		return fmt.Errorf("%s: action %q is not declared", where, in.Action)
+	case s.Kind != Ingest:
+		return fmt.Errorf("%s: action %q has kind %q; it must be %q", where, in.Action, s.Kind, Ingest)
+	}
+	param := func(field, name string, t Type, params []Param, of string) error {
+		i := findParam(params, name)
+		if i < 0 {
+			return fmt.Errorf("%s: %s %q is not a parameter of %s", where, field, name, of)
+		}
+		if params[i].Type != t {
+			return fmt.Errorf("%s: %s %q has type %s; it must be %s", where, field, name, params[i].Type, t)
+		}
+		return nil
+	}
+	if err := param("NowParam", in.NowParam, Bool, s.Params, in.Action); err != nil {
+		return err
+	}
+	if err := param("CountParam", in.CountParam, Integer, s.Params, in.Action); err != nil {
+		return err
+	}
+	return param("ScheduleKey", in.ScheduleKey, Duration, p.Config, "the asset config")
 }
 
 // checkParams validates parameter declarations at registration, so that a

@@ -29,6 +29,12 @@ func Provider() *providers.Provider {
 		Config:  configParams(),
 		Open:    open,
 		Actions: actions(),
+		Ingest: &providers.IngestSpec{
+			Action:      "on_poll",
+			NowParam:    "poll_now",
+			CountParam:  "container_count",
+			ScheduleKey: "poll",
+		},
 	}
 }
 
