@@ -115,10 +115,10 @@ func (st *state) callAction(L *glua.LState) int {
 		if errors.Is(err, providers.ErrUnknownAction) || !strings.HasPrefix(msg, where+":") {
 			msg = where + ": " + msg
 		}
-		st.step(Step{Asset: asset, Action: action, Status: providers.StatusFailed, Message: msg, Duration: elapsed})
+		st.step(Step{Asset: asset, Action: action, Status: providers.StatusFailed, Message: msg, Duration: elapsed, Started: start, Params: raw})
 		L.RaiseError("%s", msg)
 	}
-	st.step(Step{Asset: asset, Action: action, Status: res.Status, Message: res.Message, Duration: elapsed})
+	st.step(Step{Asset: asset, Action: action, Status: res.Status, Message: res.Message, Duration: elapsed, Started: start, Params: raw, Result: res})
 	L.Push(resultTable(L, res))
 	return 1
 }

@@ -92,6 +92,13 @@ type PluginHost interface {
 type Step struct {
 	Asset, Action, Status, Message string
 	Duration                       time.Duration
+	// Started is when the call began.
+	Started time.Time
+	// Params are the parameters as the script passed them (never nil).
+	Params map[string]any
+	// Result is the action's whole result; nil when the call failed
+	// before the action could run (Message then says why).
+	Result *providers.Result
 }
 
 // RunSpec is everything one run of a script needs.

@@ -78,6 +78,10 @@ func argError(L *glua.LState, fn string, format string, args ...any) {
 	L.RaiseError("%s: %s", fn, fmt.Sprintf(format, args...))
 }
 
+// LogFieldsKey is the group that holds the fields of a script's log.* call,
+// so log.warn("x", {msg = "y"}) logs fields.msg=y beside the logger's msg.
+const LogFieldsKey = "fields"
+
 func (st *state) logAt(name string, level slog.Level) glua.LGFunction {
 	return func(L *glua.LState) int {
 		msg := L.ToStringMeta(L.Get(1)).String()
@@ -96,12 +100,19 @@ func (st *state) logAt(name string, level slog.Level) glua.LGFunction {
 					keys = append(keys, k)
 				}
 				slices.Sort(keys)
+				group := make([]slog.Attr, 0, len(keys))
 				for _, k := range keys {
-					attrs = append(attrs, slog.Any(k, m[k]))
+					group = append(group, slog.Any(k, m[k]))
+				}
+				// Under their own group, a script's fields never
+				// collide with the logger's keys (time, level, msg)
+				// or the run's own (playbook, run, version).
+				if len(group) > 0 {
+					attrs = append(attrs, slog.GroupAttrs(LogFieldsKey, group...))
 				}
 			case []any:
 				if len(m) > 0 {
-					attrs = append(attrs, slog.Any("fields", m))
+					attrs = append(attrs, slog.Any(LogFieldsKey, m))
 				}
 			}
 		default:

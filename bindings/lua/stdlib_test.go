@@ -123,9 +123,9 @@ func TestLog(t *testing.T) {
 		log.error("bad", {list = {1, 2}})
 		log.debug("details", {})`, &RunSpec{Log: log})
 	want := strings.Join([]string{
-		`level=INFO msg=hunting ip=1.2.3.4 n=2`,
+		`level=INFO msg=hunting fields.ip=1.2.3.4 fields.n=2`,
 		`level=WARN msg=careful`,
-		`level=ERROR msg=bad list="[1 2]"`,
+		`level=ERROR msg=bad fields.list="[1 2]"`,
 		`level=DEBUG msg=details`,
 		``,
 	}, "\n")
