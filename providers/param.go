@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goshawk/goshawk/internal/hint"
 )
 
 // Type is the declared type of a parameter or config variable.
@@ -25,7 +26,62 @@ const (
 	Duration Type = "duration"
 )
 
-var knownTypes = map[Type]bool{String: true, Number: true, Integer: true, Bool: true, Object: true, Array: true, Duration: true}
+// TypeInfo is everything goshawk knows about one parameter type. The table
+// of them, types, is the only place the types are listed: Register, Coerce,
+// the playbook decoder (input types) and the Lua stub generator all read it.
+type TypeInfo struct {
+	Type Type
+	// Want completes "must be ..." when a value has the wrong type.
+	Want string
+	// Lua is the type's Lua language-server annotation, for editor stubs.
+	Lua string
+	// coerce converts a value to the type's Go type, or reports false.
+	coerce func(v any) (any, bool)
+}
+
+var types = []TypeInfo{
+	{String, "a string", "string", coerceString},
+	{Number, "a number", "number", coerceNumber},
+	{Integer, "an integer", "number", coerceInteger},
+	{Bool, "true or false", "boolean", coerceBool},
+	{Object, "an object (a table with named keys, or JSON like {\"k\":1})", "table<string, any>", coerceObject},
+	{Array, "an array (a list, or JSON like [1,2])", "any[]", coerceArray},
+	{Duration, "a duration such as 30s or 15m", "string", coerceDuration},
+}
+
+// Types returns the parameter types in their documented order.
+func Types() []TypeInfo { return append([]TypeInfo(nil), types...) }
+
+// TypeNames returns the names of the parameter types, in documented order.
+func TypeNames() []string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t.Type)
+	}
+	return names
+}
+
+// Info returns what the table says about t, and false for an unknown type.
+func (t Type) Info() (TypeInfo, bool) {
+	for _, ti := range types {
+		if ti.Type == t {
+			return ti, true
+		}
+	}
+	return TypeInfo{}, false
+}
+
+// Known reports whether t is one of the parameter types.
+func (t Type) Known() bool { _, ok := t.Info(); return ok }
+
+// LuaType returns the Lua language-server annotation of t ("any" for an
+// unknown type).
+func (t Type) LuaType() string {
+	if ti, ok := t.Info(); ok {
+		return ti.Lua
+	}
+	return "any"
+}
 
 // Param declares one action parameter or one asset config variable.
 type Param struct {
@@ -122,11 +178,8 @@ func unknownParam(params []Param, name string) *ParamError {
 		names[i] = p.Name
 	}
 	msg := fmt.Sprintf("unknown parameter %q", name)
-	if s := Suggest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	} else if len(names) > 0 {
-		sort.Strings(names)
-		msg += "; valid parameters: " + strings.Join(names, ", ")
+	if len(names) > 0 {
+		msg += hint.OrSorted(name, names, "valid parameters:")
 	} else {
 		msg += "; this action takes no parameters"
 	}
@@ -145,94 +198,108 @@ func (p *Param) Coerce(v any) (any, error) {
 			}
 		}
 	}
-	switch p.Type {
-	case String:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64), nil
-		case int64:
-			return strconv.FormatInt(x, 10), nil
-		case int:
-			return strconv.Itoa(x), nil
-		}
-	case Number, Integer:
-		f, ok := toFloat(v)
-		if !ok {
-			break
-		}
-		if p.Type == Number {
-			return f, nil
-		}
-		if f != math.Trunc(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<53 {
-			return nil, p.typeErr(v)
-		}
-		return int64(f), nil
-	case Bool:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case string:
-			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "true", "yes", "y", "1", "on":
-				return true, nil
-			case "false", "no", "n", "0", "off":
-				return false, nil
-			}
-		}
-	case Object:
-		switch x := v.(type) {
-		case map[string]any:
-			return x, nil
-		case []any:
-			if len(x) == 0 { // an empty Lua table is both
-				return map[string]any{}, nil
-			}
-		case string:
-			var m map[string]any
-			if err := decodeJSON(x, &m); err == nil && m != nil {
-				return m, nil
-			}
-		}
-	case Array:
-		switch x := v.(type) {
-		case []any:
-			return x, nil
-		case map[string]any:
-			if len(x) == 0 {
-				return []any{}, nil
-			}
-		case string:
-			var a []any
-			if err := decodeJSON(x, &a); err == nil && a != nil {
-				return a, nil
-			}
-		}
-	case Duration:
-		switch x := v.(type) {
-		case time.Duration:
-			return x, nil
-		case string:
-			if d, err := time.ParseDuration(strings.TrimSpace(x)); err == nil {
-				return d, nil
-			}
+	if ti, ok := p.Type.Info(); ok {
+		if cv, ok := ti.coerce(v); ok {
+			return cv, nil
 		}
 	}
 	return nil, p.typeErr(v)
 }
 
+func coerceString(v any) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case int:
+		return strconv.Itoa(x), true
+	}
+	return nil, false
+}
+
+func coerceNumber(v any) (any, bool) {
+	f, ok := toFloat(v)
+	if !ok {
+		return nil, false
+	}
+	return f, true
+}
+
+func coerceInteger(v any) (any, bool) {
+	f, ok := toFloat(v)
+	if !ok || f != math.Trunc(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<53 {
+		return nil, false
+	}
+	return int64(f), true
+}
+
+func coerceBool(v any) (any, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes", "y", "1", "on":
+			return true, true
+		case "false", "no", "n", "0", "off":
+			return false, true
+		}
+	}
+	return nil, false
+}
+
+func coerceObject(v any) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		return x, true
+	case []any:
+		if len(x) == 0 { // an empty Lua table is both
+			return map[string]any{}, true
+		}
+	case string:
+		var m map[string]any
+		if err := decodeJSON(x, &m); err == nil && m != nil {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+func coerceArray(v any) (any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case map[string]any:
+		if len(x) == 0 {
+			return []any{}, true
+		}
+	case string:
+		var a []any
+		if err := decodeJSON(x, &a); err == nil && a != nil {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+func coerceDuration(v any) (any, bool) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, true
+	case string:
+		if d, err := time.ParseDuration(strings.TrimSpace(x)); err == nil {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
 func (p *Param) typeErr(v any) *ParamError {
-	want := map[Type]string{
-		String:   "a string",
-		Number:   "a number",
-		Integer:  "an integer",
-		Bool:     "true or false",
-		Object:   "an object (a table with named keys, or JSON like {\"k\":1})",
-		Array:    "an array (a list, or JSON like [1,2])",
-		Duration: "a duration such as 30s or 15m",
-	}[p.Type]
-	return usageErr(p.Name, "parameter %q must be %s, got %s", p.Name, want, describe(v))
+	ti, _ := p.Type.Info()
+	return usageErr(p.Name, "parameter %q must be %s, got %s", p.Name, ti.Want, describe(v))
 }
 
 func describe(v any) string {

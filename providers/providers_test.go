@@ -188,15 +188,6 @@ func TestRegisterRejectsBadSpecs(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
-	names := []string{"hunt_ip", "hunt_url", "post_data"}
-	for in, want := range map[string]string{"hunt_ipp": "hunt_ip", "hunturl": "hunt_url", "zzz": "", "post": ""} {
-		if got := providers.Suggest(in, names); got != want {
-			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // BenchmarkValidateAndDispatch measures the framework's cost of one call:
 // looking up the action, binding and checking parameters, and dispatching
 // to Run, with no I/O.

@@ -7,7 +7,8 @@ import (
 	"io"
 	"regexp"
 	"sort"
-	"strings"
+
+	"github.com/goshawk/goshawk/internal/hint"
 )
 
 // Provider declares a kind of connector: its asset config variables and its
@@ -61,11 +62,7 @@ func (p *Provider) ActionNames() []string {
 
 // UnknownActionError names an action a provider doesn't have, with a hint.
 func (p *Provider) UnknownActionError(name string) error {
-	msg := fmt.Sprintf("provider %s has no action %q", p.Name, name)
-	if s := Suggest(name, p.ActionNames()); s != "" {
-		return fmt.Errorf("%s; did you mean %q?", msg, s)
-	}
-	return fmt.Errorf("%s; its actions are: %s", msg, strings.Join(p.ActionNames(), ", "))
+	return fmt.Errorf("provider %s has no action %q%s", p.Name, name, hint.OrList(name, p.ActionNames(), "its actions are:"))
 }
 
 // Registry holds the providers goshawk knows, by name. The CLI builds it
@@ -179,7 +176,7 @@ func checkParams(where string, params []Param) error {
 			return fmt.Errorf("providers: register %s: parameter %q declared twice", where, p.Name)
 		}
 		seen[p.Name] = true
-		if !knownTypes[p.Type] {
+		if !p.Type.Known() {
 			return fmt.Errorf("providers: register %s.%s: unknown type %q", where, p.Name, p.Type)
 		}
 		for _, c := range p.Contains {

@@ -10,7 +10,7 @@ import (
 
 	glua "github.com/yuin/gopher-lua"
 
-	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/internal/hint"
 )
 
 // stdlib returns goshawk's own libraries: log, json, kv, containers and time.
@@ -373,11 +373,7 @@ func (st *state) pluginTable(name string, host PluginHost) *glua.LTable {
 	}
 	t.Metatable = missingMeta(L, func(L *glua.LState, key string) {
 		msg := fmt.Sprintf("plugin %s has no function %q", name, key)
-		if s := providers.Suggest(key, fns); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		} else {
-			msg += "; its functions are: " + strings.Join(fns, ", ")
-		}
+		msg += hint.OrList(key, fns, "its functions are:")
 		L.RaiseError("%s", msg)
 	})
 	return t

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -43,9 +44,7 @@ func cmdActions(_ context.Context, a *app, args []string) int {
 		p, ok := a.reg.Provider(pos[0])
 		if !ok {
 			msg := fmt.Sprintf("unknown provider %q", pos[0])
-			if s := providers.Suggest(pos[0], a.reg.Names()); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
+			msg += hint.DidYouMean(pos[0], a.reg.Names())
 			return a.fail(usagef("%s; providers: %s", msg, strings.Join(a.reg.Names(), ", ")))
 		}
 		provs = []*providers.Provider{p}

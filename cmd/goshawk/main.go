@@ -19,6 +19,7 @@ import (
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/logx"
+	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/threatconnect"
 	"github.com/goshawk/goshawk/providers/threatq"
@@ -152,9 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		names = append(names, c.name)
 	}
 	msg := fmt.Sprintf("goshawk: unknown command %q", name)
-	if s := providers.Suggest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	}
+	msg += hint.DidYouMean(name, names)
 	fmt.Fprintf(a.stderr, "%s\nRun goshawk --help for the commands.\n", msg)
 	return exitUsage
 }

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -99,7 +100,7 @@ func (c *Config) OpenAsset(name string) (*providers.Asset, error) {
 
 func (c *Config) unknownAsset(name string) error {
 	names := c.AssetNames()
-	if s := providers.Suggest(name, names); s != "" {
+	if s := hint.Nearest(name, names); s != "" {
 		return fmt.Errorf("no asset %q in %s; did you mean %q?", name, c.File, s)
 	}
 	if len(names) == 0 {
@@ -241,7 +242,7 @@ func (d *decoder) mapping(n *yaml.Node, where string, known []string, fn func(ke
 		seen[key] = true
 		if known != nil && !contains(known, key) {
 			msg := fmt.Sprintf("unknown key %s", path)
-			if s := providers.Suggest(key, known); s != "" {
+			if s := hint.Nearest(key, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += "; valid keys: " + strings.Join(known, ", ")
@@ -374,7 +375,7 @@ func (d *decoder) assets(n *yaml.Node, reg *providers.Registry, c *Config) {
 		p, ok := reg.Provider(provName)
 		if !ok {
 			msg := fmt.Sprintf("%s.provider: unknown provider %q", path, provName)
-			if s := providers.Suggest(provName, reg.Names()); s != "" {
+			if s := hint.Nearest(provName, reg.Names()); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += "; known providers: " + strings.Join(reg.Names(), ", ")

@@ -27,6 +27,7 @@ import (
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/sched"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -224,8 +225,8 @@ func (h *Host) PlaybookNames() []string {
 func (h *Host) UnknownPlaybook(name string) error {
 	names := h.PlaybookNames()
 	msg := fmt.Sprintf("no playbook %q", name)
-	if s := providers.Suggest(name, names); s != "" {
-		return fmt.Errorf("%s; did you mean %q?", msg, s)
+	if h := hint.DidYouMean(name, names); h != "" {
+		return fmt.Errorf("%s%s", msg, h)
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("%s: no playbooks are loaded from %s", msg, h.Config().Playbooks)

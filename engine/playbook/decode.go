@@ -265,7 +265,7 @@ func (d *decoder) mapping(n *yaml.Node, where string, known []string) (map[strin
 // orValid returns a did-you-mean hint, or the list of valid keys when no
 // key is close.
 func orValid(key string, known []string) string {
-	if h := hint(key, known); h != "" {
+	if h := didYouMean(key, known); h != "" {
 		return h
 	}
 	return "; valid keys are " + strings.Join(known, ", ")
@@ -515,7 +515,7 @@ func (d *decoder) input(name string, key, n *yaml.Node) (Input, bool) {
 }
 
 func orOneOf(s string, valid []string) string {
-	if h := hint(s, valid); h != "" {
+	if h := didYouMean(s, valid); h != "" {
 		return h
 	}
 	return "; use one of " + strings.Join(valid, ", ")

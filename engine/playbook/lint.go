@@ -522,7 +522,7 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 				candidates = append(candidates, name)
 			}
 		}
-		if h := hint(obj, candidates); h != "" {
+		if h := didYouMean(obj, candidates); h != "" {
 			l.report(ln, col, "undeclared asset %q%s", obj, h)
 		} else {
 			l.report(ln, col, "undeclared asset %q: it is not in assets: and not a Lua global; declare it in assets:, or as a local", obj)
@@ -531,7 +531,7 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 }
 
 func orValidNames(name string, valid []string, what string) string {
-	if h := hint(name, valid); h != "" {
+	if h := didYouMean(name, valid); h != "" {
 		return h
 	}
 	sorted := append([]string(nil), valid...)
@@ -666,7 +666,7 @@ func (l *linter) pluginUse(plugin, fn string, line int) {
 
 // orAdd hints at a near name, or says to add the name to the list.
 func orAdd(name string, list []string, key string) string {
-	if h := hint(name, list); h != "" {
+	if h := didYouMean(name, list); h != "" {
 		return h
 	}
 	return fmt.Sprintf("; add it to %s:", key)

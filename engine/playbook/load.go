@@ -90,7 +90,7 @@ func (d *decoder) checkEnv(pb *Playbook, env *Env) {
 		configured = append(configured, name)
 	}
 	notConfigured := func(name string) string {
-		if h := hint(name, configured); h != "" {
+		if h := didYouMean(name, configured); h != "" {
 			return fmt.Sprintf("asset %q is not configured%s", name, h)
 		}
 		return fmt.Sprintf("asset %q is not configured; add it under assets: in goshawk.yaml", name)
