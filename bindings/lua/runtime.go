@@ -186,6 +186,9 @@ type state struct {
 	globalsMeta *glua.LTable
 	idle        *glua.LTable
 	assets      map[assetKey]assetFuncs
+	// runGuard calls the script and gives its errors a bounded traceback;
+	// quietGuard serves pcall and xpcall, whose tracebacks nobody sees.
+	runGuard, quietGuard *glua.LFunction
 }
 
 func (r *Runtime) newState() *state {
@@ -197,6 +200,7 @@ func (r *Runtime) newState() *state {
 		RegistryGrowStep: registryGrowStep,
 	})
 	st := &state{rt: r, L: L, idle: newTable(0, 0), assets: map[assetKey]assetFuncs{}}
+	st.runGuard, st.quietGuard = st.newGuard(true), st.newGuard(false)
 	st.openLibraries()
 	st.L.G.Global, st.L.Env = st.idle, st.idle
 	return st
@@ -256,8 +260,9 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 	if ctx.Done() != nil {
 		L.SetContext(ctx)
 	}
+	L.Push(st.runGuard)
 	L.Push(L.NewFunctionFromProto(spec.Script.Proto))
-	callErr := L.PCall(0, 1, nil)
+	callErr := L.PCall(1, 1, nil)
 	if callErr != nil {
 		var apiErr *glua.ApiError
 		if !errors.As(callErr, &apiErr) {

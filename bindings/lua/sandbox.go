@@ -63,9 +63,9 @@ var forbiddenString = map[string]string{
 // gopher-lua. print, load and loadstring are replaced; everything in
 // forbiddenGlobals is left out.
 var keptBase = []string{
-	"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
+	"assert", "error", "getmetatable", "ipairs", "next", "pairs",
 	"rawequal", "rawget", "rawset", "select", "setmetatable", "tonumber",
-	"tostring", "type", "unpack", "xpcall", "_VERSION",
+	"tostring", "type", "unpack", "_VERSION",
 }
 
 // openLibraries opens gopher-lua's base, table, string, math and os
@@ -102,6 +102,8 @@ func (st *state) openLibraries() {
 		fn("print", st.print),
 		fn("load", st.load),
 		fn("loadstring", st.loadstring),
+		fn("pcall", st.pcall),
+		fn("xpcall", st.xpcall),
 		fn(concatName, st.concat),
 	)
 
