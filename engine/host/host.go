@@ -11,8 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -68,6 +70,8 @@ type Host struct {
 	// books holds each playbook file's state by the YAML path: its last
 	// good version and the error of its latest load, if that failed.
 	books map[string]*book
+	// byName indexes the good version of each playbook by its name.
+	byName map[string]*playbook.Playbook
 }
 
 // book is one playbook file as the host sees it.
@@ -199,26 +203,15 @@ func (h *Host) Config() *config.Config {
 func (h *Host) Playbook(name string) (*playbook.Playbook, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for _, b := range h.books {
-		if b.pb != nil && b.pb.Name == name {
-			return b.pb, true
-		}
-	}
-	return nil, false
+	pb, ok := h.byName[name]
+	return pb, ok
 }
 
 // PlaybookNames returns the names of the loaded playbooks, sorted.
 func (h *Host) PlaybookNames() []string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	var names []string
-	for _, b := range h.books {
-		if b.pb != nil {
-			names = append(names, b.pb.Name)
-		}
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(h.byName))
 }
 
 // UnknownPlaybook is the error for a name no loaded playbook has.

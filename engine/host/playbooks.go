@@ -1,8 +1,6 @@
 package host
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,12 @@ import (
 // validated before the lock is taken, so runs keep finding their playbooks
 // while a reload lints, and then all the new versions are swapped in at
 // once.
+//
+// Names follow playbook.Names, claimed in this order: the playbooks being
+// served that keep their name, then those renamed by an edit, then the
+// files that were not serving, each group in file-name order. A new file
+// that claims a served playbook's name is refused, whatever its file name;
+// the served one keeps running.
 func (h *Host) loadPlaybooks() {
 	h.reloadMu.Lock()
 	defer h.reloadMu.Unlock()
@@ -25,17 +29,47 @@ func (h *Host) loadPlaybooks() {
 	type loaded struct {
 		pb  *playbook.Playbook
 		err error
+		// lost is set when an edit renamed a served playbook to a taken
+		// name and its old name went to another file meanwhile: the file
+		// serves nothing until it is fixed.
+		lost bool
 	}
 	results := make([]loaded, len(files))
 	for i, f := range files {
 		pb, diags := playbook.Load(f, env)
-		results[i] = loaded{pb, diagError(diags)}
+		results[i] = loaded{pb: pb, err: playbook.Error(diags)}
 	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	served := make([]*playbook.Playbook, len(files))
+	for i, f := range files {
+		if b := h.books[f]; b != nil {
+			served[i] = b.pb
+		}
+	}
+	var names playbook.Names
+	for i, old := range served {
+		if old != nil && (results[i].err != nil || results[i].pb.Name == old.Name) {
+			names.Claim(old)
+		}
+	}
+	for _, renamed := range []bool{true, false} {
+		for i, r := range results {
+			old := served[i]
+			if r.err != nil || (old != nil) != renamed || (old != nil && r.pb.Name == old.Name) {
+				continue
+			}
+			if d := names.Claim(r.pb); d != nil {
+				results[i].pb, results[i].err = nil, d
+				if old != nil && names.Claim(old) != nil {
+					results[i].lost = true
+				}
+			}
+		}
+	}
+
 	present := map[string]bool{}
-	names := map[string]string{} // playbook name -> file, to refuse duplicates
 	for i, f := range files {
 		present[f] = true
 		b := h.books[f]
@@ -44,48 +78,47 @@ func (h *Host) loadPlaybooks() {
 			h.books[f] = b
 		}
 		pb, err := results[i].pb, results[i].err
-		if err == nil {
-			if other, dup := names[pb.Name]; dup {
-				// As in playbook.LoadDir, the file that sorts first keeps
-				// the name, so a name always resolves to one playbook.
-				err = fmt.Errorf("%s:1:1: playbook name %q is already used by %s; set another name: in one of them", f, pb.Name, filepath.Base(other))
-				b.pb = nil
-			}
-		}
 		if err != nil {
-			if b.lastErr != err.Error() {
+			if results[i].lost {
+				h.o.Log.Error("playbook unloaded: its new name is taken and another file took its old one", "file", f, "playbook", b.pb.Name, "err", err)
+				b.pb = nil
+			} else if b.lastErr != err.Error() {
 				if b.pb != nil {
-					h.o.Log.Error("playbook not reloaded; the last good version keeps running", "file", f, "version", b.pb.Version, "err", err)
+					h.o.Log.Error("playbook not reloaded; the last good version keeps running", "file", f, "playbook", b.pb.Name, "version", b.pb.Version, "err", err)
 				} else {
 					h.o.Log.Error("playbook not loaded", "file", f, "err", err)
 				}
 				h.Metrics.Reloaded("playbook", err)
 			}
 			b.lastErr, b.lastReload = err.Error(), now
-			if b.pb != nil {
-				names[b.pb.Name] = f
-			}
 			continue
 		}
-		names[pb.Name] = f
-		if b.pb != nil && b.pb.Version == pb.Version && b.lastErr == "" {
+		if b.pb != nil && b.pb.Version == pb.Version {
+			b.lastErr = "" // a broken edit undone
 			continue
 		}
-		if b.pb == nil || b.pb.Version != pb.Version {
-			if b.pb != nil {
-				h.o.Log.Info("playbook reloaded", "playbook", pb.Name, "version", pb.Version)
-			}
-			h.Metrics.Reloaded("playbook", nil)
-			b.pb, b.lastReload = pb, now
+		if b.pb == nil {
+			h.o.Log.Info("playbook loaded", "file", f, "playbook", pb.Name, "version", pb.Version)
+		} else {
+			h.o.Log.Info("playbook reloaded", "file", f, "playbook", pb.Name, "version", pb.Version, "previous", b.pb.Version)
 		}
-		b.lastErr = ""
+		h.Metrics.Reloaded("playbook", nil)
+		b.pb, b.lastReload, b.lastErr = pb, now, ""
 	}
 	for f, b := range h.books {
 		if !present[f] {
 			if b.pb != nil {
-				h.o.Log.Info("playbook removed", "playbook", b.pb.Name)
+				h.o.Log.Info("playbook removed", "file", f, "playbook", b.pb.Name)
+			} else {
+				h.o.Log.Info("playbook removed", "file", f)
 			}
 			delete(h.books, f)
+		}
+	}
+	h.byName = make(map[string]*playbook.Playbook, len(h.books))
+	for _, b := range h.books {
+		if b.pb != nil {
+			h.byName[b.pb.Name] = b.pb
 		}
 	}
 }
@@ -105,16 +138,4 @@ func playbookFiles(dir string) []string {
 		}
 	}
 	return files // os.ReadDir sorts by name
-}
-
-// diagError joins error diagnostics into one error, or nil.
-func diagError(diags []playbook.Diagnostic) error {
-	var lines []string
-	for _, d := range diags {
-		lines = append(lines, d.String())
-	}
-	if len(lines) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(lines, "\n"))
 }

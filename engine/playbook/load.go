@@ -148,7 +148,7 @@ func version(yamlSrc, script []byte, hasScript bool) string {
 // starting with '.' are editor leftovers and skipped). It returns the
 // playbooks that are valid, by name, and the diagnostics of all files,
 // including a playbook name used by two files: the file that sorts first
-// keeps the name.
+// keeps the name (see Names).
 func LoadDir(dir string, env *Env) (map[string]*Playbook, []Diagnostic) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -165,16 +165,15 @@ func LoadDir(dir string, env *Env) (map[string]*Playbook, []Diagnostic) {
 
 	playbooks := make(map[string]*Playbook, len(files))
 	var diags []Diagnostic
+	var names Names
 	for _, f := range files {
 		pb, ds := Load(f, env)
 		diags = append(diags, ds...)
 		if pb == nil {
 			continue
 		}
-		if first, dup := playbooks[pb.Name]; dup {
-			line, col := pb.nameLine, pb.nameCol
-			diags = append(diags, Diagnostic{File: f, Line: line, Col: col,
-				Message: fmt.Sprintf("playbook name %q is already used by %s; names must be unique, so rename one", pb.Name, filepath.Base(first.File))})
+		if d := names.Claim(pb); d != nil {
+			diags = append(diags, *d)
 			continue
 		}
 		playbooks[pb.Name] = pb
