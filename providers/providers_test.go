@@ -72,7 +72,7 @@ func testProvider() *providers.Provider {
 	return &providers.Provider{
 		Name:   "demo",
 		Config: []providers.Param{{Name: "token", Type: providers.String, Required: true, Secret: true}},
-		Open:   func(string, providers.Values) (any, error) { return "conn", nil },
+		Open:   func(string, providers.Values) (providers.Conn, error) { return demoConn("conn"), nil },
 		Actions: []providers.Spec{
 			{
 				Name: "hunt_ip", Kind: providers.Investigate, ReadOnly: true,
@@ -93,6 +93,11 @@ func testProvider() *providers.Provider {
 		},
 	}
 }
+
+// demoConn is the test provider's connection: a name, nothing to close.
+type demoConn string
+
+func (demoConn) Close() error { return nil }
 
 func openTestAsset(t testing.TB) *providers.Asset {
 	t.Helper()
@@ -159,7 +164,7 @@ func TestInvokeUnknownActionIsSentinel(t *testing.T) {
 
 func TestRegisterRejectsBadSpecs(t *testing.T) {
 	run := func(context.Context, *providers.Call) *providers.Result { return nil }
-	open := func(string, providers.Values) (any, error) { return nil, nil }
+	open := func(string, providers.Values) (providers.Conn, error) { return nil, nil }
 	cases := map[string]*providers.Provider{
 		"bad name":        {Name: "Bad-Name", Open: open},
 		"no open":         {Name: "x"},

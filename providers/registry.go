@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 
@@ -20,7 +19,7 @@ type Provider struct {
 	Config []Param
 	// Open builds the connection of one asset from its validated config. It
 	// must not touch the network: connecting is what test_connectivity does.
-	Open    func(asset string, cfg Values) (any, error)
+	Open    func(asset string, cfg Values) (Conn, error)
 	Actions []Spec
 	// Ingest declares how the engine drives the provider's ingest action;
 	// nil means the provider does not ingest.
@@ -224,7 +223,7 @@ type Asset struct {
 	Name     string
 	Provider *Provider
 	Config   Values
-	Conn     any
+	Conn     Conn
 }
 
 // OpenAsset validates raw config against the provider's config variables and
@@ -237,6 +236,9 @@ func OpenAsset(name string, p *Provider, raw map[string]any) (*Asset, error) {
 	conn, err := p.Open(name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: %w", name, err)
+	}
+	if conn == nil {
+		conn = NoConn{}
 	}
 	return &Asset{Name: name, Provider: p, Config: cfg, Conn: conn}, nil
 }
@@ -279,10 +281,11 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 	return res, nil
 }
 
-// Close releases the asset's connection.
+// Close releases the asset's connection. An asset built without one has
+// nothing to close.
 func (a *Asset) Close() error {
-	if c, ok := a.Conn.(io.Closer); ok {
-		return c.Close()
+	if a.Conn == nil {
+		return nil
 	}
-	return nil
+	return a.Conn.Close()
 }

@@ -35,10 +35,37 @@ type Spec struct {
 // Call is what an action's Run receives.
 type Call struct {
 	Asset  string
-	Conn   any // what Provider.Open returned for the asset
+	Conn   Conn // what Provider.Open returned for the asset
 	Params Values
 	Env    Env
 }
+
+// Conn is the open connection of one asset, closed when the asset is.
+type Conn interface {
+	Close() error
+}
+
+// RunWith adapts an action written against the provider's own connection
+// type C to Spec.Run, so that actions receive their connection typed. The
+// one type check is here: an asset opened by another provider gets a
+// failed result naming both types, never a panic.
+func RunWith[C Conn](run func(ctx context.Context, c C, call *Call) *Result) func(context.Context, *Call) *Result {
+	return func(ctx context.Context, call *Call) *Result {
+		c, ok := call.Conn.(C)
+		if !ok {
+			var want C
+			return Failedf("asset %s: its connection is %T, not the %T this action needs; configure the asset with this action's provider", call.Asset, call.Conn, want)
+		}
+		return run(ctx, c, call)
+	}
+}
+
+// NoConn is the connection of a provider that keeps no state between
+// calls; closing it does nothing.
+type NoConn struct{}
+
+// Close does nothing.
+func (NoConn) Close() error { return nil }
 
 // Env carries what the caller lends an action.
 type Env struct {

@@ -13,12 +13,17 @@ import (
 
 type ctxKey struct{}
 
+// testConn is the connection the test provider opens: the asset's name.
+type testConn string
+
+func (testConn) Close() error { return nil }
+
 // testProvider is a small provider declared for these tests: a no-op action
 // and a hunt_ip with typed, validated parameters.
 func testProvider() *providers.Provider {
 	return &providers.Provider{
 		Name: "testprov",
-		Open: func(asset string, cfg providers.Values) (any, error) { return "conn-" + asset, nil },
+		Open: func(asset string, cfg providers.Values) (providers.Conn, error) { return testConn("conn-" + asset), nil },
 		Actions: []providers.Spec{
 			{
 				Name: "noop", Kind: providers.Test, ReadOnly: true,
@@ -40,7 +45,7 @@ func testProvider() *providers.Provider {
 						return providers.Failedf("no indicator found for %s", ip)
 					}
 					return providers.Succeeded("found 1 indicator", []any{map[string]any{
-						"conn": call.Conn,
+						"conn": string(call.Conn.(testConn)),
 						"data": []any{map[string]any{"indicator": ip, "rating": 4.5}},
 					}}, map[string]any{"total": 1, "tagged": call.Params.Bool("tag")})
 				},

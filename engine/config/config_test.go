@@ -24,7 +24,7 @@ func registry(t *testing.T) *providers.Registry {
 			{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second},
 			{Name: "poll", Type: providers.Duration},
 		},
-		Open: func(string, providers.Values) (any, error) { return nil, nil },
+		Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
 		Actions: []providers.Spec{{Name: "noop", Kind: providers.Generic,
 			Run: func(context.Context, *providers.Call) *providers.Result { return nil }}},
 	}
@@ -129,7 +129,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("assets:\n  tc: {provider: threatconnect}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, _ := providers.NewRegistry(&providers.Provider{Name: "p", Open: func(string, providers.Values) (any, error) { return nil, nil },
+		r, _ := providers.NewRegistry(&providers.Provider{Name: "p", Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
 			Config: []providers.Param{{Name: "k", Type: providers.Integer, Min: providers.Bound(1)}}})
 		_, _ = config.Parse("goshawk.yaml", data, r, env(map[string]string{"TC_SECRET_KEY": "x"}))
 	})

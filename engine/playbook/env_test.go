@@ -18,7 +18,7 @@ func testEnv(t testing.TB) *Env {
 	t.Helper()
 	tc := &providers.Provider{
 		Name: "threatconnect",
-		Open: func(string, providers.Values) (any, error) { return nil, nil },
+		Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
 		Actions: []providers.Spec{
 			{Name: "hunt_ip", Kind: providers.Investigate, ReadOnly: true, Run: noop, Params: []providers.Param{
 				{Name: "ip", Type: providers.String, Required: true, Contains: []string{"ip", "ipv6"}},
@@ -33,7 +33,7 @@ func testEnv(t testing.TB) *Env {
 	}
 	tq := &providers.Provider{
 		Name: "threatq",
-		Open: func(string, providers.Values) (any, error) { return nil, nil },
+		Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
 		Actions: []providers.Spec{
 			{Name: "query_indicator", Kind: providers.Investigate, Run: noop, Params: []providers.Param{
 				{Name: "value", Type: providers.String, Required: true},

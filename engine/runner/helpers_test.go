@@ -30,6 +30,9 @@ type gate struct {
 	cur, peak atomic.Int32 // wait calls in progress, and their maximum
 }
 
+// Close does nothing: the gate holds no resources.
+func (*gate) Close() error { return nil }
+
 func newGate() *gate {
 	return &gate{entered: make(chan struct{}, 1024), release: make(chan struct{})}
 }
@@ -41,7 +44,7 @@ func boxProvider(g *gate) *providers.Provider {
 	return &providers.Provider{
 		Name:   "box",
 		Config: []providers.Param{{Name: "token", Type: providers.String, Required: true, Secret: true}},
-		Open:   func(string, providers.Values) (any, error) { return g, nil },
+		Open:   func(string, providers.Values) (providers.Conn, error) { return g, nil },
 		Actions: []providers.Spec{
 			{
 				Name: "echo", Kind: providers.Investigate, ReadOnly: true, Params: text,

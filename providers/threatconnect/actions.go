@@ -10,43 +10,38 @@ import (
 	"strings"
 
 	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
-// conn returns the asset's client, or a failed result when the caller
-// passed something else (a wiring mistake, not a user error).
-func conn(call *providers.Call) (*Client, *providers.Result) {
-	c, ok := call.Conn.(*Client)
-	if !ok {
-		return nil, providers.Failedf("threatconnect: asset %s has no open ThreatConnect connection; open it with the threatconnect provider", call.Asset)
-	}
-	return c, nil
+// env is what a request borrows from the action's call.
+func env(call *providers.Call) httpx.Env {
+	return httpx.Env{Log: call.Env.Log, Now: call.Env.Now}
 }
 
 // failure turns a client error into a failed result with the app's
 // messages (reference §8.8). A JSON error body also goes to data.
 func (c *Client) failure(err error) *providers.Result {
 	var (
-		se *ServerError
-		ce *ConnectError
+		he *httpx.Error
 		r  *providers.Result
 	)
 	switch {
-	case errors.As(err, &se):
-		if body := se.JSON(); body != nil {
-			r = providers.Failedf("Error from server, Status Code: %d data returned: %s", se.StatusCode, strings.TrimSpace(string(se.Body)))
+	case errors.As(err, &he) && he.Response != nil:
+		if body := bodyJSON(he.Response); body != nil {
+			r = providers.Failedf("Error from server, Status Code: %d data returned: %s", he.Response.Status, strings.TrimSpace(string(he.Response.Body)))
 			r.Data = []any{body}
 		} else {
-			r = providers.Failedf("Status Code: %d. Data from server: %s", se.StatusCode, se.text())
+			r = providers.Failedf("Status Code: %d. Data from server: %s", he.Response.Status, bodyText(he.Response))
 		}
-	case errors.As(err, &ce):
-		r = providers.Failedf("Error connecting: %s %s: %v", ce.Method, ce.URL, ce.Err)
+	case errors.As(err, &he):
+		r = providers.Failedf("Error connecting: %s %s: %v", he.Method, he.URL, he.Err)
 	case errors.Is(err, errBadJSON):
 		r = providers.Failedf("Unable to parse response as JSON")
 	default:
 		r = providers.Failedf("%v", err)
 	}
 	// A server that echoes what it received must not make us print the key.
-	r.Message = strings.ReplaceAll(r.Message, c.secretKey, "[redacted]")
+	r.Message = strings.ReplaceAll(r.Message, c.signer.secretKey, "[redacted]")
 	return r
 }
 
@@ -59,39 +54,31 @@ func (c *Client) failedWith(prefix string, err error) *providers.Result {
 
 func (c *Client) ownersTarget() string { return c.rootPath + "/security/owners" }
 
-func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.Result {
-	c, fail := conn(call)
-	if fail != nil {
-		return fail
-	}
-	var env object
-	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
+func runTestConnectivity(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
+	var body object
+	if err := c.get(ctx, env(call), c.ownersTarget(), &body); err != nil {
 		return c.failedWith("Test Connectivity Failed", err)
 	}
 	return providers.Succeeded("Test Connectivity Passed", nil, nil)
 }
 
-func runListOwners(ctx context.Context, call *providers.Call) *providers.Result {
-	c, fail := conn(call)
-	if fail != nil {
-		return fail
-	}
-	var env object
-	if err := c.get(ctx, c.ownersTarget(), &env); err != nil {
+func runListOwners(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
+	var body object
+	if err := c.get(ctx, env(call), c.ownersTarget(), &body); err != nil {
 		return c.failedWith("Unable to List Owners", err)
 	}
 	// TC sends count only when asked with count=true, so fall back to the
 	// length of the page.
 	n := int64(0)
-	if list, ok := env["data"].([]any); ok {
+	if list, ok := body["data"].([]any); ok {
 		n = int64(len(list))
 	}
-	if count, ok := env["count"].(json.Number); ok {
+	if count, ok := body["count"].(json.Number); ok {
 		if v, err := count.Int64(); err == nil {
 			n = v
 		}
 	}
-	return providers.Succeeded("List owners succeeded", []any{map[string]any(env)}, map[string]any{"num_owners": n})
+	return providers.Succeeded("List owners succeeded", []any{map[string]any(body)}, map[string]any{"num_owners": n})
 }
 
 // huntSpec declares one hunt action. value declares the hunted parameter
@@ -111,11 +98,7 @@ func huntSpec(name, summary string, value providers.Param, typeOf func(string) s
 			{Name: "max_results", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1),
 				Doc: "Max indicators to return; further pages are fetched until this many are found"},
 		},
-		Run: func(ctx context.Context, call *providers.Call) *providers.Result {
-			c, fail := conn(call)
-			if fail != nil {
-				return fail
-			}
+		Run: providers.RunWith(func(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
 			p := call.Params
 			v := p.String(param)
 			var fields []string
@@ -127,14 +110,14 @@ func huntSpec(name, summary string, value providers.Param, typeOf func(string) s
 				}
 			}
 			tql := huntTQL(typeOf(v), v, splitList(p.String("owner")))
-			found, err := c.search(ctx, c.huntTarget(tql, fields), int(p.Int("max_results")))
+			found, err := c.search(ctx, env(call), c.huntTarget(tql, fields), int(p.Int("max_results")))
 			if err != nil {
 				return c.failure(err)
 			}
 			return providers.Succeeded(fmt.Sprintf("Found %d indicator(s)", len(found)),
 				[]any{map[string]any{"status": "Success", "data": found}},
 				map[string]any{"total_objects": len(found)})
-		},
+		}),
 	}
 }
 
@@ -150,13 +133,13 @@ func (c *Client) huntTarget(tql string, fields []string) string {
 
 // search fetches target and then follows the next links, as received, until
 // limit indicators are collected or there is no next page.
-func (c *Client) search(ctx context.Context, target string, limit int) ([]any, error) {
+func (c *Client) search(ctx context.Context, env httpx.Env, target string, limit int) ([]any, error) {
 	found := []any{}
 	seen := map[string]bool{}
 	for target != "" && !seen[target] {
 		seen[target] = true
 		var page listPage[any]
-		if err := c.get(ctx, target, &page); err != nil {
+		if err := c.get(ctx, env, target, &page); err != nil {
 			return nil, err
 		}
 		found = append(found, page.Data...)
@@ -301,11 +284,7 @@ func (c *Client) postTarget() string {
 	return c.rootPath + "/indicators?fields=securityLabels&fields=tags&fields=attributes"
 }
 
-func runPostData(ctx context.Context, call *providers.Call) *providers.Result {
-	c, fail := conn(call)
-	if fail != nil {
-		return fail
-	}
+func runPostData(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
 	p := call.Params
 	body, err := resolvePrimary(p.String("primary_field"))
 	if err != nil {
@@ -349,14 +328,14 @@ func runPostData(ctx context.Context, call *providers.Call) *providers.Result {
 		return providers.Failedf("threatconnect: post_data: encode the indicator: %v", err)
 	}
 
-	var env object
-	if err := c.call(ctx, http.MethodPost, c.postTarget(), payload, &env); err != nil {
+	var posted object
+	if err := c.call(ctx, env(call), http.MethodPost, c.postTarget(), payload, &posted); err != nil {
 		return c.failure(err)
 	}
-	return providers.Succeeded("Data successfully posted to ThreatConnect", []any{map[string]any(env)}, map[string]any{
+	return providers.Succeeded("Data successfully posted to ThreatConnect", []any{map[string]any(posted)}, map[string]any{
 		"total_objects":             1,
 		"indicator_created/updated": true,
-		"attribute_added":           withAttribute && hasAttribute(env, attrName, attrValue),
+		"attribute_added":           withAttribute && hasAttribute(posted, attrName, attrValue),
 	})
 }
 

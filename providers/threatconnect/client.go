@@ -3,31 +3,16 @@ package threatconnect
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goshawk/goshawk/providers"
-)
-
-// Retry policy (reference §8.1). Three attempts in all; between them an
-// exponential backoff with full jitter, unless the server says how long to
-// wait with Retry-After.
-const (
-	maxAttempts   = 3
-	backoffBase   = 500 * time.Millisecond
-	backoffCap    = 8 * time.Second
-	maxRetryAfter = time.Minute // a longer Retry-After ends the retries at once
-	maxBodyBytes  = 64 << 20
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 // Client talks to one ThreatConnect instance with one set of credentials.
@@ -36,21 +21,29 @@ const (
 type Client struct {
 	scheme, host string // of the API root, for request URLs and next-link checks
 	rootPath     string // escaped path prefix of every request, "/v3" or "/api/v3"
-	accessID     string
-	secretKey    string
-	httpc        *http.Client
-	timeout      time.Duration // per attempt
+	http         *httpx.Client
+	signer       *signer
 
 	maxContainers int // new containers per poll
 	intervalDays  int // how far back a first poll or a poll now looks
-
-	// now stamps the Timestamp header. sleep waits between attempts and
-	// jitter picks a duration in [0, n). Tests replace them to check the
-	// retry schedule without sleeping.
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	jitter func(n time.Duration) time.Duration
 }
+
+// signer is the HMAC auth hook: every attempt is signed afresh, since the
+// signature covers the timestamp. A 401 is final: the key does not expire.
+type signer struct {
+	accessID, secretKey string
+	// now stamps the Timestamp header; tests replace it.
+	now func() time.Time
+}
+
+func (s *signer) Authorize(_ context.Context, _ httpx.Env, req *http.Request, r *httpx.Request) error {
+	ts := s.now().Unix()
+	req.Header.Set("Authorization", Sign(s.accessID, s.secretKey, r.Target(), r.Method, ts))
+	req.Header.Set("Timestamp", strconv.FormatInt(ts, 10))
+	return nil
+}
+
+func (s *signer) Renew(*http.Request) bool { return false }
 
 // ClientConfig holds what NewClient needs.
 type ClientConfig struct {
@@ -86,26 +79,23 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.MaxContainers < 1 || cfg.IntervalDays < 1 {
 		return nil, errors.New("threatconnect: max_containers and interval_days must be positive integers")
 	}
-	tr := providers.NewTransport(cfg.VerifyServerCert, 32, nil)
+	sig := &signer{accessID: cfg.AccessID, secretKey: cfg.SecretKey, now: time.Now}
+	policy := httpx.DefaultPolicy()
+	// ThreatConnect's 500s are transient (a busy search backend), unlike
+	// ThreatQ's, which answer a malformed query.
+	policy.RetryStatus = append(policy.RetryStatus, http.StatusInternalServerError)
 	return &Client{
-		scheme:    u.Scheme,
-		host:      u.Host,
-		rootPath:  u.EscapedPath(),
-		accessID:  cfg.AccessID,
-		secretKey: cfg.SecretKey,
-		timeout:   cfg.Timeout,
-
+		scheme:   u.Scheme,
+		host:     u.Host,
+		rootPath: u.EscapedPath(),
+		signer:   sig,
+		http: httpx.New(httpx.Config{
+			Name: "threatconnect", BaseURL: u, VerifyTLS: cfg.VerifyServerCert, IdlePerHost: 32,
+			Timeout: cfg.Timeout, Auth: sig, Policy: policy,
+			Header: http.Header{"User-Agent": {"goshawk"}},
+		}),
 		maxContainers: cfg.MaxContainers,
 		intervalDays:  cfg.IntervalDays,
-		httpc: &http.Client{
-			Transport: tr,
-			// A redirect would carry a signature made for another path;
-			// report it as the server's answer instead.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		now:    time.Now,
-		sleep:  providers.SleepContext,
-		jitter: func(n time.Duration) time.Duration { return rand.N(n) },
 	}, nil
 }
 
@@ -119,10 +109,7 @@ func (c *Client) String() string {
 func (c *Client) GoString() string { return c.String() }
 
 // Close releases the client's idle connections.
-func (c *Client) Close() error {
-	c.httpc.CloseIdleConnections()
-	return nil
-}
+func (c *Client) Close() error { return c.http.Close() }
 
 // APIRoot returns the API root for a configured base URL (reference §2): the
 // base without its trailing slashes, then "/api/v3" for the sandbox host and
@@ -147,53 +134,28 @@ func APIRoot(baseURL string) (string, error) {
 	return base + "/v3", nil
 }
 
-// ConnectError reports a request that got no HTTP response: the host is
-// unreachable, the connection broke, the TLS handshake failed or the attempt
-// timed out.
-type ConnectError struct {
-	Method, URL string // URL without its query
-	Err         error
-}
-
-func (e *ConnectError) Error() string {
-	return fmt.Sprintf("threatconnect: %s %s: %v", e.Method, e.URL, e.Err)
-}
-
-func (e *ConnectError) Unwrap() error { return e.Err }
-
-// ServerError reports a response that is not a success: a status outside
-// 2xx, or a 2xx whose envelope does not say "Success".
-type ServerError struct {
-	StatusCode  int
-	ContentType string
-	Body        []byte
-}
-
-func (e *ServerError) Error() string {
-	return fmt.Sprintf("threatconnect: server answered status %d: %s", e.StatusCode, e.text())
-}
-
-// JSON returns the decoded body, or nil when the body is not JSON.
-func (e *ServerError) JSON() any {
-	if strings.Contains(strings.ToLower(e.ContentType), "html") {
+// bodyJSON returns the decoded body of a refused answer, or nil when the
+// body is not JSON.
+func bodyJSON(resp *httpx.Response) any {
+	if strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") {
 		return nil
 	}
-	v, err := decodeJSON(e.Body)
+	v, err := decodeJSON(resp.Body)
 	if err != nil {
 		return nil
 	}
 	return v
 }
 
-// text is the body for a message: as is when JSON, the visible text of HTML,
-// or the status text when the body is empty.
-func (e *ServerError) text() string {
-	s := strings.TrimSpace(string(e.Body))
-	if strings.Contains(strings.ToLower(e.ContentType), "html") || strings.HasPrefix(s, "<") {
+// bodyText is the body for a message: as is when JSON, the visible text of
+// HTML, or the status text when the body is empty.
+func bodyText(resp *httpx.Response) string {
+	s := strings.TrimSpace(string(resp.Body))
+	if strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") || strings.HasPrefix(s, "<") {
 		s = htmlText(s)
 	}
 	if s == "" {
-		s = http.StatusText(e.StatusCode)
+		s = http.StatusText(resp.Status)
 	}
 	return s
 }
@@ -223,155 +185,33 @@ func (p *listPage[T]) succeeded() bool { return p.Status == "Success" }
 
 // get sends a GET for target, the escaped path and raw query, and decodes
 // the envelope of a successful answer into v.
-func (c *Client) get(ctx context.Context, target string, v envelope) error {
-	return c.call(ctx, http.MethodGet, target, nil, v)
+func (c *Client) get(ctx context.Context, env httpx.Env, target string, v envelope) error {
+	return c.call(ctx, env, http.MethodGet, target, nil, v)
 }
 
-// call sends one request with retries and decodes a successful answer into
-// v. Any response other than a 2xx with "status":"Success" is a
-// *ServerError; no response at all is a *ConnectError.
-func (c *Client) call(ctx context.Context, method, target string, body []byte, v envelope) error {
-	resp, err := c.do(ctx, method, target, body)
+// call sends one request and decodes a successful answer into v. GETs are
+// retried after transient failures; a POST only when it was never sent,
+// since ThreatConnect would create the indicator twice. An answer other
+// than a 2xx with "status":"Success" is an *httpx.Error with its Response.
+func (c *Client) call(ctx context.Context, env httpx.Env, method, target string, body []byte, v envelope) error {
+	path, query, _ := strings.Cut(target, "?")
+	r := &httpx.Request{Method: method, Path: path, Query: query, Body: body, Idempotent: method == http.MethodGet}
+	resp, err := c.http.Do(ctx, env, r)
 	if err != nil {
 		return err
 	}
-	serverErr := &ServerError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: resp.body}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return serverErr
+	if !resp.OK() {
+		return c.http.Refused(r, resp)
 	}
-	d := json.NewDecoder(bytes.NewReader(resp.body))
+	d := json.NewDecoder(bytes.NewReader(resp.Body))
 	d.UseNumber() // TC ids exceed 2^53
 	if err := d.Decode(v); err != nil {
 		return errBadJSON
 	}
 	if !v.succeeded() {
-		return serverErr
+		return c.http.Refused(r, resp)
 	}
 	return nil
-}
-
-// response is an HTTP response with its body read.
-type response struct {
-	*http.Response
-	body []byte
-}
-
-// do sends the request, retrying transient failures: connection errors and
-// timeouts, 429, 500, 502, 503 and 504. It never retries another status or a
-// TLS failure. Each attempt is signed afresh, since the signature covers the
-// timestamp. It returns the last response, whatever its status.
-func (c *Client) do(ctx context.Context, method, target string, body []byte) (*response, error) {
-	for attempt := 1; ; attempt++ {
-		resp, err := c.attempt(ctx, method, target, body)
-		wait, retry := c.retryWait(ctx, resp, err, attempt)
-		if !retry || attempt == maxAttempts {
-			return resp, err
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return resp, err // the answer would come too late anyway
-		}
-		if c.sleep(ctx, wait) != nil {
-			return resp, err
-		}
-	}
-}
-
-// retryWait reports whether the outcome of an attempt is worth another one,
-// and how long to wait first.
-func (c *Client) retryWait(ctx context.Context, resp *response, err error, attempt int) (time.Duration, bool) {
-	if err != nil {
-		var ce *ConnectError
-		if !errors.As(err, &ce) || ctx.Err() != nil || isTLSError(err) {
-			return 0, false
-		}
-		return c.backoff(attempt), true
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-	default:
-		return 0, false
-	}
-	if d, ok := providers.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-		return d, d <= maxRetryAfter
-	}
-	return c.backoff(attempt), true
-}
-
-// backoff is "full jitter": uniform in [0, min(cap, base*2^(attempt-1))).
-func (c *Client) backoff(attempt int) time.Duration {
-	return c.jitter(providers.BackoffCeiling(backoffBase, backoffCap, attempt))
-}
-
-func isTLSError(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		record   tls.RecordHeaderError
-		alert    tls.AlertError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-	)
-	return errors.As(err, &verify) || errors.As(err, &record) || errors.As(err, &alert) ||
-		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
-}
-
-// attempt sends the request once, under the per-attempt timeout, and reads
-// the whole body.
-func (c *Client) attempt(ctx context.Context, method, target string, body []byte) (*response, error) {
-	path, query, _ := strings.Cut(target, "?")
-	// Opaque carries the escaped path so that the request line is target,
-	// byte for byte, with no re-encoding by net/url.
-	u := &url.URL{Scheme: c.scheme, Host: c.host, Opaque: path, RawQuery: query}
-	printable := c.scheme + "://" + c.host + path
-
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(actx, method, printable, rd)
-	if err != nil {
-		return nil, &ConnectError{Method: method, URL: printable, Err: err}
-	}
-	req.URL = u
-	ts := c.now().Unix()
-	req.Header.Set("Authorization", Sign(c.accessID, c.secretKey, target, method, ts))
-	req.Header.Set("Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "goshawk")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-
-	resp, err := c.httpc.Do(req)
-	if err != nil {
-		return nil, &ConnectError{Method: method, URL: printable, Err: c.transportCause(ctx, actx, err)}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, &ConnectError{Method: method, URL: printable, Err: c.transportCause(ctx, actx, err)}
-	}
-	if len(data) > maxBodyBytes {
-		// Not a ConnectError: asking again would get the same answer.
-		return nil, fmt.Errorf("threatconnect: %s %s: the response exceeds %d MiB; lower max_results or narrow the query", method, printable, maxBodyBytes>>20)
-	}
-	return &response{Response: resp, body: data}, nil
-}
-
-// transportCause strips the *url.Error wrapper, whose text repeats the URL,
-// and names a per-attempt timeout plainly.
-func (c *Client) transportCause(ctx, actx context.Context, err error) error {
-	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no answer within the %s timeout; check the server or raise timeout in the asset config: %w", c.timeout, context.DeadlineExceeded)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // decodeJSON decodes one JSON value with numbers kept as json.Number.

@@ -42,7 +42,7 @@ func TestServerErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tcfake.Options{}, nil)
-			f.client.jitter = func(n time.Duration) time.Duration { return n / 2 }
+			f.client.http.Jitter = func(n time.Duration) time.Duration { return n / 2 }
 			f.srv.FailNext(tt.n, tt.status, tt.retryAfter)
 			r := f.invoke(t, "hunt_ip", map[string]any{"ip": tcfake.SeedIPv4})
 			if r.OK() != tt.wantOK || !strings.HasPrefix(r.Message, tt.wantMsg) {

@@ -67,11 +67,11 @@ func newFixture(t testing.TB, opts tcfake.Options, cfg map[string]any) *fixture 
 	t.Cleanup(func() { a.Close() })
 	c := a.Conn.(*Client)
 	if opts.Now != nil {
-		c.now = opts.Now
+		c.signer.now = opts.Now
 	}
 	var mu sync.Mutex
 	waits := []time.Duration{}
-	c.sleep = func(ctx context.Context, d time.Duration) error {
+	c.http.Sleep = func(ctx context.Context, d time.Duration) error {
 		mu.Lock()
 		waits = append(waits, d)
 		mu.Unlock()

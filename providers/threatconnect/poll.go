@@ -14,6 +14,7 @@ import (
 
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/cef"
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 const (
@@ -101,7 +102,7 @@ func (c *Client) pollTarget(start time.Time, offset int) string {
 // the limit-th candidate: a second is always seen whole, so the limit
 // indicators kept are the lowest (dateAdded, id) whatever order the server
 // gives ties in, and the checkpoint never passes one that was not ingested.
-func (c *Client) fetchNew(ctx context.Context, start time.Time, after *checkpoint, limit int, log func(msg string, args ...any)) ([]polled, int, error) {
+func (c *Client) fetchNew(ctx context.Context, env httpx.Env, start time.Time, after *checkpoint, limit int, log func(msg string, args ...any)) ([]polled, int, error) {
 	var (
 		found   []polled
 		fetched int
@@ -109,7 +110,7 @@ func (c *Client) fetchNew(ctx context.Context, start time.Time, after *checkpoin
 	)
 	for offset := 0; ; offset += pollPageSize {
 		var page listPage[json.RawMessage]
-		if err := c.get(ctx, c.pollTarget(start, offset), &page); err != nil {
+		if err := c.get(ctx, env, c.pollTarget(start, offset), &page); err != nil {
 			return nil, fetched, err
 		}
 		fetched += len(page.Data)
@@ -144,11 +145,7 @@ func (c *Client) fetchNew(ctx context.Context, start time.Time, after *checkpoin
 	return found, fetched, nil
 }
 
-func runPoll(ctx context.Context, call *providers.Call) *providers.Result {
-	c, fail := conn(call)
-	if fail != nil {
-		return fail
-	}
+func runPoll(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
 	sink := call.Env.Ingest
 	if sink == nil {
 		return providers.Failedf("threatconnect: on_poll needs somewhere to store containers; run it with `goshawk poll %s` or from the scheduler", call.Asset)
@@ -175,7 +172,7 @@ func runPoll(ctx context.Context, call *providers.Call) *providers.Result {
 	}
 
 	warn := func(msg string, args ...any) { call.Env.Log.Warn(msg, append([]any{"asset", call.Asset}, args...)...) }
-	found, fetched, err := c.fetchNew(ctx, start, after, limit, warn)
+	found, fetched, err := c.fetchNew(ctx, env(call), start, after, limit, warn)
 	if err != nil {
 		r := c.failure(err) // nothing was ingested: the checkpoint stays
 		r.Summary = pollSummary(call.Asset, fetched, 0, 0, stored)

@@ -94,7 +94,7 @@ func TestSignUsesInjectedClock(t *testing.T) {
 	if got := f.srv.Requests()[0].Header.Get("Timestamp"); got != "1700000000" {
 		t.Errorf("Timestamp = %q, want 1700000000", got)
 	}
-	f.client.now = func() time.Time { return fixed.Add(6 * time.Minute) }
+	f.client.signer.now = func() time.Time { return fixed.Add(6 * time.Minute) }
 	r = f.invoke(t, "test_connectivity", nil)
 	if r.OK() || !strings.Contains(r.Message, "Timestamp out of acceptable time range") {
 		t.Errorf("with a skewed clock got %s %q", r.Status, r.Message)

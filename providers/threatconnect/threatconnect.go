@@ -59,7 +59,7 @@ func configParams() []providers.Param {
 	}
 }
 
-func open(asset string, cfg providers.Values) (any, error) {
+func open(asset string, cfg providers.Values) (providers.Conn, error) {
 	c, err := NewClient(ClientConfig{
 		BaseURL:          cfg.String("base_url"),
 		AccessID:         cfg.String("access_id"),
@@ -113,17 +113,17 @@ func actions() []providers.Spec {
 				{Name: "poll_now", Type: providers.Bool,
 					Doc: "Look back interval_days and leave the checkpoint where it is"},
 			},
-			Run: runPoll,
+			Run: providers.RunWith(runPoll),
 		},
 		{
 			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
 			Summary: "Validate the asset configuration for connectivity",
-			Run:     runTestConnectivity,
+			Run:     providers.RunWith(runTestConnectivity),
 		},
 		{
 			Name: "list_owners", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List the owners visible with the configured credentials",
-			Run:     runListOwners,
+			Run:     providers.RunWith(runListOwners),
 		},
 		{
 			Name: "post_data", Kind: providers.Generic,
@@ -143,7 +143,7 @@ func actions() []providers.Spec {
 				{Name: "tag", Type: providers.String, Doc: "Name of Indicator Tag to add"},
 				{Name: "security_label", Type: providers.String, Doc: "Name of Security Label to add"},
 			},
-			Run: runPostData,
+			Run: providers.RunWith(runPostData),
 		},
 		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information",
 			providers.Param{Name: "ip", Contains: []string{"ip", "ipv6"}, Doc: "IP to hunt"},

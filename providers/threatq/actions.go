@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 // The parameters shared by the list actions. Each action gets its own copy
@@ -95,7 +94,7 @@ func actions() []providers.Spec {
 		{
 			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
 			Summary: "Sign in and list the indicator statuses to check the asset's URL and credentials",
-			Run:     runTestConnectivity,
+			Run:     providers.RunWith(runTestConnectivity),
 		},
 		{
 			Name: "create_event", Kind: providers.Generic,
@@ -106,11 +105,11 @@ func actions() []providers.Spec {
 				{Name: "happened_at", Type: providers.String, Check: checkHappenedAt, Doc: "When it happened, UTC, as YYYY-MM-DD HH:MM:SS"},
 				{Name: "sources", Type: providers.Array, Doc: "Sources, e.g. [{\"name\": \"goshawk\", \"tlp\": {\"name\": \"AMBER\"}}]"},
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				// Never retried: a retry after a lost response would create the event twice.
 				return request{method: http.MethodPost, path: "/events",
 					body: bodyOf(p, "title", "type", "happened_at", "sources")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "create_indicators", Kind: providers.Generic,
@@ -120,25 +119,25 @@ func actions() []providers.Spec {
 					Doc: "Indicators to create, each {value, type (name) or type_id, status_id, class, sources, attributes}"},
 				limitParam(), offsetParam(), sortParam(), withParam(),
 			},
-			Run: action{build: buildCreateIndicators, itemErrors: true}.run,
+			Run: providers.RunWith(action{build: buildCreateIndicators, itemErrors: true}.run),
 		},
 		{
 			Name: "delete_import_indicator", Kind: providers.Generic,
 			Summary: "Remove a staged indicator from an import session",
 			Params:  []providers.Param{importIDParam(), importIndicatorIDParam()},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodDelete, idempotent: true,
 					path: importPath(p, fmt.Sprintf("/indicators/%d", p.Int("import_indicator_id")))}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "get_event_list", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List events",
 			Params:  []providers.Param{limitParam(), offsetParam(), sortParam(), withParam()},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: "/events", idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "get_indicator_by_id", Kind: providers.Investigate, ReadOnly: true,
@@ -147,11 +146,11 @@ func actions() []providers.Spec {
 				{Name: "id", Type: providers.String, Required: true, Check: checkID, Doc: "Id of the indicator"},
 				withParam(),
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, idempotent: true,
 					path:  "/indicators/" + url.PathEscape(strings.TrimSpace(p.String("id"))),
 					query: queryOf(p, "with")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "get_indicators_list", Kind: providers.Investigate, ReadOnly: true,
@@ -160,19 +159,19 @@ func actions() []providers.Spec {
 				limitParam(), offsetParam(), sortParam(), withParam(),
 				{Name: "value", Type: providers.String, Doc: "Only indicators with this value; % is a wildcard, e.g. %example.com"},
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: "/indicators", idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "with", "value")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "import_events", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List the staged events of an import session",
 			Params:  []providers.Param{importIDParam(), limitParam(), offsetParam(), sortParam(), withParam()},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: importPath(p, "/events"), idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "indicator_search", Kind: providers.Investigate, ReadOnly: true,
@@ -182,11 +181,11 @@ func actions() []providers.Spec {
 				queryParam("filters", "Query expression that must also hold, e.g. {\"+and\": [{\"type_name\": \"FQDN\"}, {\"score\": {\"+gte\": 6}}]}"),
 				limitParam(), offsetParam(), sortParam(), cursorParam(),
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodPost, path: "/indicators/query", idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "cursor"),
 					body:  bodyOf(p, "criteria", "filters")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "indicator_search_with_value", Kind: providers.Investigate, ReadOnly: true,
@@ -196,10 +195,10 @@ func actions() []providers.Spec {
 					Doc: "Text to look for in indicator values, e.g. example.com or %test%"},
 				limitParam(), offsetParam(), withParam(),
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: "/indicators/search", idempotent: true,
 					query: queryOf(p, "value", "limit", "offset", "with")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "indicators_query", Kind: providers.Investigate, ReadOnly: true,
@@ -212,11 +211,11 @@ func actions() []providers.Spec {
 				{Name: "rows", Type: providers.Integer, Min: providers.Bound(0), Doc: "Passed through as the rows query parameter"},
 				sortParam(), withParam(), cursorParam(),
 			},
-			Run: action{build: func(_ context.Context, _ *client, _ callEnv, p providers.Values) (request, error) {
+			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodPost, path: "/indicators/query", idempotent: true,
 					query: queryOf(p, "limit", "offset", "rows", "sort", "with", "cursor"),
 					body:  bodyOf(p, "fields", "filters", "criteria")}, nil
-			}}.run,
+			}}.run),
 		},
 		{
 			Name: "update_import_indicator", Kind: providers.Generic,
@@ -229,7 +228,7 @@ func actions() []providers.Spec {
 				{Name: "source", Type: providers.Object, Doc: "Source, e.g. {\"name\": \"goshawk\", \"tlp\": {\"name\": \"GREEN\"}}"},
 				{Name: "whitelisted", Type: providers.Bool, Doc: "Whether the staged indicator is whitelisted: true/false or Y/N; sent as \"Y\"/\"N\""},
 			},
-			Run: action{build: buildUpdateImportIndicator}.run,
+			Run: providers.RunWith(action{build: buildUpdateImportIndicator}.run),
 		},
 	}
 }
@@ -245,7 +244,7 @@ func checkNonEmptyParam(name string) func(any) error {
 
 // buildCreateIndicators resolves every type name to an id before the write,
 // so an unknown name fails the action without creating anything.
-func buildCreateIndicators(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error) {
+func buildCreateIndicators(ctx context.Context, c *client, env httpx.Env, p providers.Values) (request, error) {
 	in := p.Array("indicators")
 	items := make([]any, 0, len(in))
 	for _, it := range in {
@@ -273,7 +272,7 @@ func buildCreateIndicators(ctx context.Context, c *client, env callEnv, p provid
 		query: queryOf(p, "limit", "offset", "sort", "with"), body: items}, nil
 }
 
-func buildUpdateImportIndicator(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error) {
+func buildUpdateImportIndicator(ctx context.Context, c *client, env httpx.Env, p providers.Values) (request, error) {
 	body := bodyOf(p, "value", "status_id", "source")
 	if p.Has("type_id") {
 		id, err := c.typeID(ctx, env, p.String("type_id"))
@@ -299,17 +298,13 @@ var errNothingToUpdate = errors.New("Give at least one of value, type_id, status
 // action runs one request-response action. build turns the validated
 // parameters into the request, making any lookups it needs first.
 type action struct {
-	build func(ctx context.Context, c *client, env callEnv, p providers.Values) (request, error)
+	build func(ctx context.Context, c *client, env httpx.Env, p providers.Values) (request, error)
 	// itemErrors marks a create whose 2xx body can still hold per-item errors.
 	itemErrors bool
 }
 
-func (a action) run(ctx context.Context, call *providers.Call) *providers.Result {
-	c, ok := call.Conn.(*client)
-	if !ok {
-		return providers.Failedf("threatq: asset %s has no ThreatQ connection; configure it with provider: threatq", call.Asset)
-	}
-	env := newCallEnv(call)
+func (a action) run(ctx context.Context, c *client, call *providers.Call) *providers.Result {
+	env := httpx.Env{Log: call.Env.Log, Now: call.Env.Now}
 	req, err := a.build(ctx, c, env, call.Params)
 	if err != nil {
 		return c.failure(err)
@@ -321,10 +316,10 @@ func (a action) run(ctx context.Context, call *providers.Call) *providers.Result
 	return c.result(resp, a.itemErrors)
 }
 
-func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.Result {
-	res := action{build: func(context.Context, *client, callEnv, providers.Values) (request, error) {
+func runTestConnectivity(ctx context.Context, c *client, call *providers.Call) *providers.Result {
+	res := action{build: func(context.Context, *client, httpx.Env, providers.Values) (request, error) {
 		return request{method: http.MethodGet, path: "/indicator/statuses", idempotent: true}, nil
-	}}.run(ctx, call)
+	}}.run(ctx, c, call)
 	if res.OK() {
 		res.Message = "Test Connectivity Passed"
 	} else {
@@ -333,29 +328,17 @@ func runTestConnectivity(ctx context.Context, call *providers.Call) *providers.R
 	return res
 }
 
-func newCallEnv(call *providers.Call) callEnv {
-	env := callEnv{log: call.Env.Log, now: call.Env.Now}
-	if env.log == nil {
-		env.log = slog.New(slog.DiscardHandler)
-	}
-	if env.now == nil {
-		env.now = time.Now
-	}
-	env.log = env.log.With("asset", call.Asset)
-	return env
-}
-
 // result renders a response as the Swimlane result (reference §9.4).
-func (c *client) result(resp *response, checkItems bool) *providers.Result {
-	body := redactValue(decodeBody(resp.body), c.secrets())
+func (c *client) result(resp *httpx.Response, checkItems bool) *providers.Result {
+	body := redactValue(decodeBody(resp.Body), c.secrets())
 	entry := map[string]any{
-		"status_code":      resp.status,
-		"reason":           http.StatusText(resp.status),
-		"response_headers": responseHeaders(resp.header),
+		"status_code":      resp.Status,
+		"reason":           http.StatusText(resp.Status),
+		"response_headers": responseHeaders(resp.Header),
 		"json_body":        body,
 	}
-	summary := map[string]any{"status_code": resp.status}
-	msg := fmt.Sprintf("Status Code: %d", resp.status)
+	summary := map[string]any{"status_code": resp.Status}
+	msg := fmt.Sprintf("Status Code: %d", resp.Status)
 	if m, ok := body.(map[string]any); ok {
 		if t, ok := m["total"].(float64); ok {
 			summary["total"] = int64(t)
@@ -364,7 +347,7 @@ func (c *client) result(resp *response, checkItems bool) *providers.Result {
 	}
 	var res *providers.Result
 	switch {
-	case resp.status < 200 || resp.status > 299:
+	case !resp.OK():
 		res = providers.Failedf("%s", c.redact(serverErrorMessage(resp)))
 	case checkItems && len(itemErrors(body)) > 0:
 		res = providers.Failedf("%s", c.redact("Some indicators were not created: "+strings.Join(itemErrors(body), "; ")))
@@ -380,16 +363,15 @@ func (c *client) result(resp *response, checkItems bool) *providers.Result {
 func (c *client) failure(err error) *providers.Result {
 	var (
 		ae *authError
-		ce *connError
-		se *serverError
+		he *httpx.Error
 	)
 	switch {
 	case errors.As(err, &ae):
 		return providers.Failedf("%s", ae.message())
-	case errors.As(err, &se):
-		return c.result(se.resp, false)
-	case errors.As(err, &ce):
-		return providers.Failedf("Error connecting: %s", c.redact(ce.Error()))
+	case errors.As(err, &he) && he.Response != nil:
+		return c.result(he.Response, false)
+	case errors.As(err, &he):
+		return providers.Failedf("Error connecting: %s", c.redact(fmt.Sprintf("%s %s: %v", he.Method, he.Path, he.Err)))
 	case isContextError(err):
 		return providers.Failedf("Error connecting: %v", err)
 	}

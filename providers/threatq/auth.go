@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 // tokenMargin is how long before expiry a token stops being handed out, so
@@ -40,10 +42,10 @@ func (e *authError) message() string {
 // bearer returns a valid access token, fetching one when the cache is empty
 // or stale. Concurrent callers share one fetch. A caller whose shared fetch
 // failed only because the fetching caller gave up fetches again itself.
-func (c *client) bearer(ctx context.Context, env callEnv) (string, error) {
+func (c *client) bearer(ctx context.Context, env httpx.Env) (string, error) {
 	for {
 		c.mu.Lock()
-		if c.token != "" && env.now().Before(c.expires) {
+		if c.token != "" && env.Now().Before(c.expires) {
 			tok := c.token
 			c.mu.Unlock()
 			return tok, nil
@@ -71,7 +73,7 @@ func (c *client) bearer(ctx context.Context, env callEnv) (string, error) {
 		if err == nil {
 			// A token that lives no longer than the margin expires now: the
 			// callers of this fetch use it once and the next call fetches again.
-			c.token, c.expires = tok, env.now().Add(lifetime-tokenMargin)
+			c.token, c.expires = tok, env.Now().Add(lifetime-tokenMargin)
 		}
 		f.token, f.err = tok, err
 		close(f.done)
@@ -97,8 +99,8 @@ func isContextError(err error) bool {
 // fetchToken performs the password grant. The standard encoding puts
 // grant_type and client_id in the query string and the credentials in a JSON
 // body; beta sends all four in the body (reference §3.1, §3.5).
-func (c *client) fetchToken(ctx context.Context, env callEnv) (string, time.Duration, error) {
-	r := request{method: http.MethodPost, path: "/token", idempotent: true}
+func (c *client) fetchToken(ctx context.Context, env httpx.Env) (string, time.Duration, error) {
+	r := request{method: http.MethodPost, path: "/token", idempotent: true, noAuth: true}
 	body := map[string]string{"email": c.email, "password": c.password}
 	if c.beta {
 		body["grant_type"] = "password"
@@ -107,21 +109,21 @@ func (c *client) fetchToken(ctx context.Context, env callEnv) (string, time.Dura
 		r.query = url.Values{"grant_type": {"password"}, "client_id": {c.clientID}}
 	}
 	r.body = body
-	resp, err := c.send(ctx, env, r, "")
+	resp, err := c.do(ctx, env, r)
 	if err != nil {
 		return "", 0, err
 	}
-	if resp.status < 200 || resp.status > 299 {
-		return "", 0, &authError{status: resp.status, detail: c.redact(authDetail(resp.body))}
+	if !resp.OK() {
+		return "", 0, &authError{status: resp.Status, detail: c.redact(authDetail(resp.Body))}
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`
 		ExpiresIn   json.RawMessage `json:"expires_in"`
 	}
-	if err := json.Unmarshal(resp.body, &tr); err != nil || tr.AccessToken == "" {
-		return "", 0, &authError{status: resp.status, detail: "the token response has no access_token; check that url points at a ThreatQ server"}
+	if err := json.Unmarshal(resp.Body, &tr); err != nil || tr.AccessToken == "" {
+		return "", 0, &authError{status: resp.Status, detail: "the token response has no access_token; check that url points at a ThreatQ server"}
 	}
-	env.log.Debug("threatq: signed in", "expires_in", string(tr.ExpiresIn))
+	env.Log.Debug("threatq: signed in", "expires_in", string(tr.ExpiresIn))
 	return tr.AccessToken, parseExpiresIn(tr.ExpiresIn), nil
 }
 

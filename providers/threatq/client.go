@@ -1,24 +1,16 @@
 package threatq
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 // clientConfig is the validated config of one asset.
@@ -33,31 +25,17 @@ type clientConfig struct {
 	Timeout   time.Duration
 }
 
-// The retry policy of reference §9.8: three attempts with exponential backoff
-// and full jitter. A Retry-After longer than maxRetryAfter is not waited for.
-const (
-	maxAttempts   = 3
-	backoffBase   = 500 * time.Millisecond
-	backoffCap    = 8 * time.Second
-	maxRetryAfter = time.Minute
-	maxBodyBytes  = 64 << 20
-)
-
-// client is the connection of one asset: one http.Client with keep-alive,
-// the cached OAuth token and the cached indicator type ids.
+// client is the connection of one asset: the transport, the cached OAuth
+// token and the cached indicator type ids.
 type client struct {
 	base     string // normalised, without the trailing /api
+	prefix   string // escaped path of base, before /api
 	email    string
 	password string
 	clientID string
 	beta     bool
 	timeout  time.Duration
-	http     *http.Client
-
-	// backoff and sleep are fields so that tests can make retries instant
-	// and observe the waits without a real clock.
-	backoff time.Duration
-	sleep   func(ctx context.Context, d time.Duration) error
+	http     *httpx.Client
 
 	mu       sync.Mutex
 	token    string
@@ -79,45 +57,46 @@ func newClient(cfg clientConfig) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
 	proxy := http.ProxyFromEnvironment
 	if strings.TrimSpace(cfg.HTTPProxy) != "" {
-		u, err := parseProxyURL(cfg.HTTPProxy)
+		pu, err := parseProxyURL(cfg.HTTPProxy)
 		if err != nil {
 			return nil, err
 		}
-		proxy = http.ProxyURL(u)
+		proxy = http.ProxyURL(pu)
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	tr := providers.NewTransport(cfg.VerifySSL, 16, proxy)
-	return &client{
+	c := &client{
 		base:     base,
+		prefix:   u.EscapedPath(),
 		email:    cfg.Email,
 		password: cfg.Password,
 		clientID: cfg.ClientID,
 		beta:     cfg.Beta,
 		timeout:  timeout,
-		http: &http.Client{
-			Transport: tr,
-			// A redirect would resend the bearer token to wherever the
-			// server points; ThreatQ's API never redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		backoff: backoffBase,
-		sleep:   providers.SleepContext,
-		typeIDs: map[string]int64{},
-	}, nil
+		typeIDs:  map[string]int64{},
+	}
+	// 500 is not retried: ThreatQ answers a malformed query with 500, and
+	// repeating it cannot help.
+	c.http = httpx.New(httpx.Config{
+		Name: "threatq", BaseURL: u, VerifyTLS: cfg.VerifySSL, IdlePerHost: 16, Proxy: proxy,
+		Timeout: timeout, Auth: (*bearerAuth)(c), Policy: httpx.DefaultPolicy(),
+	})
+	return c, nil
 }
 
 // Close releases the idle connections of the asset.
-func (c *client) Close() error {
-	c.http.CloseIdleConnections()
-	return nil
-}
+func (c *client) Close() error { return c.http.Close() }
 
-// request is one API call. path is relative to {url}/api.
+// request is one API call as an action builds it. path is relative to
+// {url}/api.
 type request struct {
 	method string
 	path   string
@@ -126,184 +105,44 @@ type request struct {
 	// idempotent calls may be retried; POST /api/events may not, since a
 	// retry after a lost response would create the event twice.
 	idempotent bool
+	noAuth     bool
 }
 
-// response is what the server answered.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// callEnv is what a call borrows from the action's environment.
-type callEnv struct {
-	log *slog.Logger
-	now func() time.Time
-}
-
-// do sends r with a bearer token. A 401 means the token expired or was
-// revoked early: the token is dropped and the call is repeated once with a
-// fresh one, so a second 401 reaches the caller.
-func (c *client) do(ctx context.Context, env callEnv, r request) (*response, error) {
-	tok, err := c.bearer(ctx, env)
-	if err != nil {
-		return nil, err
+// do sends r with a bearer token; see bearerAuth for 401 handling.
+func (c *client) do(ctx context.Context, env httpx.Env, r request) (*httpx.Response, error) {
+	hr := &httpx.Request{Method: r.method, Path: c.prefix + "/api" + r.path, Idempotent: r.idempotent, NoAuth: r.noAuth}
+	if len(r.query) > 0 {
+		hr.Query = r.query.Encode()
 	}
-	resp, err := c.send(ctx, env, r, tok)
-	if err != nil || resp.status != http.StatusUnauthorized {
-		return resp, err
-	}
-	env.log.Info("threatq: token rejected, signing in again", "method", r.method, "path", "/api"+r.path)
-	c.dropToken(tok)
-	if tok, err = c.bearer(ctx, env); err != nil {
-		return nil, err
-	}
-	return c.send(ctx, env, r, tok)
-}
-
-// send performs r with retries on transient failures.
-func (c *client) send(ctx context.Context, env callEnv, r request, bearer string) (*response, error) {
-	var body []byte
 	if r.body != nil {
-		var err error
-		if body, err = json.Marshal(r.body); err != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
 			return nil, fmt.Errorf("threatq: encode %s /api%s body: %w", r.method, r.path, err)
 		}
+		hr.Body = b
 	}
-	apiPath := "/api" + r.path
-	target := c.base + apiPath
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
-	}
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		resp, err := c.attempt(ctx, r.method, target, body, bearer)
-		if err != nil {
-			env.log.Debug("threatq: request failed", "method", r.method, "path", apiPath, "attempt", attempt, "error", err.Error())
-		} else {
-			env.log.Debug("threatq: request", "method", r.method, "path", apiPath, "status", resp.status, "attempt", attempt, "duration", time.Since(start))
-		}
-		if !r.idempotent || attempt >= maxAttempts || ctx.Err() != nil || !retryable(resp, err) {
-			return resp, err
-		}
-		wait := c.backoffFor(attempt)
-		if resp != nil {
-			if ra, ok := providers.ParseRetryAfter(resp.header.Get("Retry-After"), env.now()); ok {
-				wait = ra
-			}
-		}
-		if wait > maxRetryAfter || pastDeadline(ctx, wait) {
-			return resp, err
-		}
-		var reason string
-		if err != nil {
-			reason = err.Error()
-		} else {
-			reason = strconv.Itoa(resp.status) + " " + http.StatusText(resp.status)
-		}
-		env.log.Warn("threatq: retrying", "method", r.method, "path", apiPath, "attempt", attempt, "reason", reason, "wait", wait)
-		if err := c.sleep(ctx, wait); err != nil {
-			if resp != nil {
-				return resp, nil
-			}
-			return nil, &connError{method: r.method, path: apiPath, err: err}
-		}
-	}
+	return c.http.Do(ctx, env, hr)
 }
 
-// attempt performs one HTTP exchange under the per-request timeout and reads
-// the whole body, so that a stalled body counts against the same timeout.
-func (c *client) attempt(ctx context.Context, method, target string, body []byte, bearer string) (*response, error) {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(actx, method, target, rd)
+// bearerAuth is the client as the transport's auth hook. Each attempt
+// carries the cached token; a 401 means it expired or was revoked early,
+// so the token is dropped and the call is repeated once with a fresh one,
+// and a second 401 reaches the caller.
+type bearerAuth client
+
+func (a *bearerAuth) Authorize(ctx context.Context, env httpx.Env, req *http.Request, _ *httpx.Request) error {
+	tok, err := (*client)(a).bearer(ctx, env)
 	if err != nil {
-		return nil, fmt.Errorf("threatq: build %s request: %w", method, err)
+		return err
 	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	path := req.URL.Path
-	res, err := c.http.Do(req)
-	if err != nil {
-		return nil, c.transportError(ctx, actx, method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, c.transportError(ctx, actx, method, path, err)
-	}
-	if len(data) > maxBodyBytes {
-		return nil, fmt.Errorf("threatq: %s %s: the response is larger than %d MiB; ask for fewer results with limit", method, path, maxBodyBytes>>20)
-	}
-	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return nil
 }
 
-// transportError turns a failed exchange into a connError that names the
-// call but not the query string, and says when the per-request timeout hit.
-func (c *client) transportError(ctx, actx context.Context, method, path string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+func (a *bearerAuth) Renew(req *http.Request) bool {
+	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if ok {
+		(*client)(a).dropToken(tok)
 	}
-	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no response within %s; raise the asset's timeout or check the server: %w", c.timeout, context.DeadlineExceeded)
-	}
-	return &connError{method: method, path: path, err: err}
-}
-
-// connError is a request that got no HTTP response.
-type connError struct {
-	method, path string
-	err          error
-}
-
-func (e *connError) Error() string {
-	return fmt.Sprintf("%s %s: %v", e.method, e.path, e.err)
-}
-
-func (e *connError) Unwrap() error { return e.err }
-
-// retryable reports whether a failure is transient. 500 is not: ThreatQ
-// answers a malformed query with 500, and repeating it cannot help. A TLS
-// verification failure is not either.
-func retryable(resp *response, err error) bool {
-	if err != nil {
-		var ce *connError
-		if !errors.As(err, &ce) || errors.Is(err, context.Canceled) {
-			return false
-		}
-		var (
-			unknownAuthority x509.UnknownAuthorityError
-			hostname         x509.HostnameError
-			invalid          x509.CertificateInvalidError
-			verify           *tls.CertificateVerificationError
-		)
-		return !errors.As(err, &unknownAuthority) && !errors.As(err, &hostname) &&
-			!errors.As(err, &invalid) && !errors.As(err, &verify)
-	}
-	switch resp.status {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// backoffFor returns the full-jitter wait after the given failed attempt:
-// uniform in [0, min(cap, base*2^(attempt-1))].
-func (c *client) backoffFor(attempt int) time.Duration {
-	return rand.N(providers.BackoffCeiling(c.backoff, backoffCap, attempt) + 1)
-}
-
-func pastDeadline(ctx context.Context, wait time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < wait
+	return ok
 }

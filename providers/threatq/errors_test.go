@@ -2,9 +2,12 @@ package threatq
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 func TestServerDetails(t *testing.T) {
@@ -42,11 +45,11 @@ func TestServerDetailsTruncatesRawBody(t *testing.T) {
 }
 
 func TestServerErrorMessage(t *testing.T) {
-	msg := serverErrorMessage(&response{status: 404, body: []byte(`{"errors":["Object not found"]}`)})
+	msg := serverErrorMessage(&httpx.Response{Status: 404, Body: []byte(`{"errors":["Object not found"]}`)})
 	if want := "Error from server, Status Code: 404: Object not found"; msg != want {
 		t.Fatalf("message = %q, want %q", msg, want)
 	}
-	msg = serverErrorMessage(&response{status: 502})
+	msg = serverErrorMessage(&httpx.Response{Status: 502})
 	if want := "Error from server, Status Code: 502: Bad Gateway"; msg != want {
 		t.Fatalf("message = %q, want %q", msg, want)
 	}
@@ -96,15 +99,16 @@ func TestResponseHeadersRedactCookie(t *testing.T) {
 	}
 }
 
-func TestBackoffFullJitter(t *testing.T) {
-	c := &client{backoff: 100 * time.Millisecond}
-	for attempt := 1; attempt <= 10; attempt++ {
-		ceiling := min(100*time.Millisecond<<(attempt-1), backoffCap)
-		for range 50 {
-			if d := c.backoffFor(attempt); d < 0 || d > ceiling {
-				t.Fatalf("backoffFor(%d) = %v, outside [0, %v]", attempt, d, ceiling)
-			}
-		}
+// The retry policy: three attempts with full-jitter backoff from 500ms up
+// to 8s, and 500 not retried (ThreatQ answers a malformed query with it).
+func TestRetryPolicy(t *testing.T) {
+	c, err := newClient(clientConfig{URL: "https://tq.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.http.Policy
+	if p.Attempts != 3 || p.Base != 500*time.Millisecond || p.Cap != 8*time.Second || slices.Contains(p.RetryStatus, 500) {
+		t.Fatalf("policy = %+v", p)
 	}
 }
 

@@ -89,8 +89,8 @@ func newFixture(t testing.TB, opts tqfake.Options, edit func(cfg map[string]any)
 	}
 	t.Cleanup(func() { asset.Close() })
 	f := &fixture{fake: fake, asset: asset, conn: asset.Conn.(*client)}
-	f.conn.backoff = time.Millisecond
-	f.conn.sleep = func(ctx context.Context, d time.Duration) error {
+	f.conn.http.Policy.Base = time.Millisecond
+	f.conn.http.Sleep = func(ctx context.Context, d time.Duration) error {
 		f.mu.Lock()
 		f.waits = append(f.waits, d)
 		f.mu.Unlock()

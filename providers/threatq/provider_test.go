@@ -101,7 +101,7 @@ func TestConfigBetaAndProxy(t *testing.T) {
 	if !c.beta || c.timeout != 5*time.Second {
 		t.Fatalf("beta %v timeout %v, want true 5s", c.beta, c.timeout)
 	}
-	tr := c.http.Transport.(*http.Transport)
+	tr := c.http.HTTP.Transport.(*http.Transport)
 	if !tr.TLSClientConfig.InsecureSkipVerify {
 		t.Fatal("verify_ssl: false did not disable certificate verification")
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -44,7 +46,7 @@ func TestResultGolden(t *testing.T) {
 			if len(tc.Body) > 0 {
 				body = tc.Body
 			}
-			res := c.result(&response{status: tc.Status, header: tc.Headers, body: body}, tc.CheckItems)
+			res := c.result(&httpx.Response{Status: tc.Status, Header: tc.Headers, Body: body}, tc.CheckItems)
 			got, err := json.MarshalIndent(res, "", "  ")
 			if err != nil {
 				t.Fatal(err)

@@ -60,7 +60,7 @@ const (
 	apiBeta     = "beta"
 )
 
-func open(asset string, cfg providers.Values) (any, error) {
+func open(asset string, cfg providers.Values) (providers.Conn, error) {
 	c, err := newClient(clientConfig{
 		URL:       cfg.String("url"),
 		Email:     cfg.String("email"),

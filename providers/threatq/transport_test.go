@@ -212,8 +212,8 @@ func TestRetryGivesUpAfterThreeAttempts(t *testing.T) {
 		t.Fatalf("attempts = %d, want 3", n)
 	}
 	w := f.recordedWaits()
-	if len(w) != 2 || w[0] > f.conn.backoff || w[1] > 2*f.conn.backoff {
-		t.Fatalf("waits = %v, want two jittered backoffs within %v and %v", w, f.conn.backoff, 2*f.conn.backoff)
+	if len(w) != 2 || w[0] > f.conn.http.Policy.Base || w[1] > 2*f.conn.http.Policy.Base {
+		t.Fatalf("waits = %v, want two jittered backoffs within %v and %v", w, f.conn.http.Policy.Base, 2*f.conn.http.Policy.Base)
 	}
 }
 
@@ -271,7 +271,7 @@ func TestTimeout(t *testing.T) {
 	f.fake.SetLatency(10 * time.Second)
 	defer f.fake.SetLatency(0)
 	res := f.invoke(t, "get_indicators_list", nil)
-	mustFail(t, res, "Error connecting: GET /api/indicators: no response within 100ms")
+	mustFail(t, res, "Error connecting: GET /api/indicators: no answer within the 100ms timeout")
 	if n := f.fake.RequestCount() - before; n != 3 {
 		t.Fatalf("attempts = %d, want 3", n)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 // Indicator type ids differ between ThreatQ instances (reference §5.3), so
@@ -22,20 +24,14 @@ func (e *unknownTypeError) Error() string {
 	return fmt.Sprintf("Unknown indicator type '%s'; the names are listed by GET /api/indicator/types (for example IP Address, FQDN, MD5)", e.name)
 }
 
-// serverError is a non-2xx answer to a request made on the way to the
-// action's own request.
-type serverError struct{ resp *response }
-
-func (e *serverError) Error() string {
-	return serverErrorMessage(e.resp)
-}
-
-func serverErrorMessage(resp *response) string {
-	d := serverDetails(resp.body)
+// serverErrorMessage renders a non-2xx answer, the action's own or one
+// met on the way to it (a type lookup).
+func serverErrorMessage(resp *httpx.Response) string {
+	d := serverDetails(resp.Body)
 	if d == "" {
-		d = http.StatusText(resp.status)
+		d = http.StatusText(resp.Status)
 	}
-	return fmt.Sprintf("Error from server, Status Code: %d: %s", resp.status, d)
+	return fmt.Sprintf("Error from server, Status Code: %d: %s", resp.Status, d)
 }
 
 // typeRef reads a type given as an id (number or numeric string), a name,
@@ -70,7 +66,7 @@ func typeRef(v any) (id int64, name string) {
 }
 
 // typeID returns the id of the indicator type that v names.
-func (c *client) typeID(ctx context.Context, env callEnv, v any) (int64, error) {
+func (c *client) typeID(ctx context.Context, env httpx.Env, v any) (int64, error) {
 	id, name := typeRef(v)
 	if id > 0 {
 		return id, nil
@@ -86,15 +82,16 @@ func (c *client) typeID(ctx context.Context, env callEnv, v any) (int64, error) 
 	if ok {
 		return id, nil
 	}
-	resp, err := c.do(ctx, env, request{
+	r := request{
 		method: http.MethodGet, path: "/indicator/types",
 		query: url.Values{"name": {name}}, idempotent: true,
-	})
+	}
+	resp, err := c.do(ctx, env, r)
 	if err != nil {
 		return 0, err
 	}
-	if resp.status < 200 || resp.status > 299 {
-		return 0, &serverError{resp: resp}
+	if !resp.OK() {
+		return 0, &httpx.Error{Method: r.method, URL: c.base + "/api" + r.path, Path: c.prefix + "/api" + r.path, Response: resp, Sent: true}
 	}
 	var page struct {
 		Data []struct {
@@ -102,7 +99,7 @@ func (c *client) typeID(ctx context.Context, env callEnv, v any) (int64, error) 
 			Name string      `json:"name"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(resp.body, &page); err != nil {
+	if err := json.Unmarshal(resp.Body, &page); err != nil {
 		return 0, fmt.Errorf("threatq: read indicator types: %w; check that url points at a ThreatQ server", err)
 	}
 	for _, t := range page.Data {

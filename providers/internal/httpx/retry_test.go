@@ -1,4 +1,4 @@
-package providers_test
+package httpx_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goshawk/goshawk/providers"
+	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -27,7 +27,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 	}
 	for _, tt := range tests {
-		got, ok := providers.ParseRetryAfter(tt.in, now)
+		got, ok := httpx.ParseRetryAfter(tt.in, now)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
@@ -37,7 +37,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestBackoffCeiling(t *testing.T) {
 	base, limit := 500*time.Millisecond, 8*time.Second
 	for attempt, want := range map[int]time.Duration{1: base, 2: 2 * base, 3: 4 * base, 5: limit, 10: limit, 100: limit} {
-		if got := providers.BackoffCeiling(base, limit, attempt); got != want {
+		if got := httpx.BackoffCeiling(base, limit, attempt); got != want {
 			t.Errorf("BackoffCeiling(attempt %d) = %v, want %v", attempt, got, want)
 		}
 	}
@@ -46,10 +46,10 @@ func TestBackoffCeiling(t *testing.T) {
 func TestSleepContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := providers.SleepContext(ctx, time.Hour); err != context.Canceled {
+	if err := httpx.SleepContext(ctx, time.Hour); err != context.Canceled {
 		t.Fatalf("a cancelled sleep returned %v", err)
 	}
-	if err := providers.SleepContext(context.Background(), 0); err != nil {
+	if err := httpx.SleepContext(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 }
