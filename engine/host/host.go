@@ -100,37 +100,28 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	}
 	cfg := o.Config
 	o.Redact.Add(cfg.Secrets()...)
-	h = &Host{o: o, cfg: cfg, Metrics: o.Metrics, books: map[string]*book{}}
+	o.Redact.Add(storeSecrets(cfg.Store)...)
+	// h is what the caller gets; the host being built is a variable of its
+	// own, so that the cleanup still closes it after "return nil, err".
+	opened := &Host{o: o, cfg: cfg, Metrics: o.Metrics, books: map[string]*book{}}
 	defer func() {
 		if err != nil {
-			h.Close(context.WithoutCancel(ctx))
+			opened.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := os.MkdirAll(filepath.Dir(cfg.Store), 0o755); err != nil {
-		return nil, fmt.Errorf("store folder: %w", err)
-	}
-	if h.Store, err = store.Open(ctx, cfg.Store); err != nil {
-		return nil, fmt.Errorf("store %s: %w", cfg.Store, err)
+	h = opened
+	if h.Store, err = openStore(ctx, cfg.Store); err != nil {
+		return nil, err
 	}
 	if h.assets, err = openAssets(cfg); err != nil {
 		return nil, err
 	}
-	if o.PluginCache == "" {
-		o.PluginCache = filepath.Join(filepath.Dir(cfg.Store), ".goshawk-cache", "wasm")
-	}
-	h.Plugins, err = wasm.NewHost(ctx, wasm.Options{
-		CacheDir:  o.PluginCache,
-		PerPlugin: pluginLimits(cfg),
-		Log:       o.Log,
+	h.Plugins, err = OpenPlugins(ctx, cfg, o.PluginCache, o.Log, func(err error) {
+		o.Log.Error("plugin not loaded", "err", err)
+		h.Metrics.Reloaded("plugin", err)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("plugins: %w", err)
-	}
-	if dirExists(cfg.Plugins) {
-		for _, err := range h.Plugins.LoadDir(ctx, cfg.Plugins) {
-			o.Log.Error("plugin not loaded", "err", err)
-			h.Metrics.Reloaded("plugin", err)
-		}
+		return nil, err
 	}
 	h.Runtime = lua.NewRuntime(lua.Options{})
 	h.Runner = runner.New(runner.Options{
