@@ -14,8 +14,11 @@ import (
 	"github.com/goshawk/goshawk/providers"
 )
 
-// PollAsset runs one on_poll of an asset, then starts the playbooks
-// subscribed to its new containers. It returns the action result.
+// PollAsset runs one ingest of an asset (the action its provider declares
+// in Provider.Ingest, on_poll for both connectors), then starts the
+// playbooks subscribed to its new containers. now looks back and leaves
+// the checkpoint; count, with now, bounds the containers created. It
+// returns the action result.
 func (h *Host) PollAsset(ctx context.Context, asset string, now bool, count int) (*providers.Result, error) {
 	h.mu.RLock()
 	a := h.assets[asset]
@@ -23,21 +26,25 @@ func (h *Host) PollAsset(ctx context.Context, asset string, now bool, count int)
 	if a == nil {
 		return nil, fmt.Errorf("no asset %q", asset)
 	}
+	in := a.Provider.Ingest
+	if in == nil {
+		return nil, fmt.Errorf("asset %s: provider %s does not ingest containers, so it cannot be polled", asset, a.Provider.Name)
+	}
 	params := map[string]any{}
 	if now {
-		params["poll_now"] = true
+		params[in.NowParam] = true
 		if count > 0 {
-			params["container_count"] = int64(count)
+			params[in.CountParam] = int64(count)
 		}
 	}
-	log := h.o.Log.With("asset", asset, "action", "on_poll")
+	log := h.o.Log.With("asset", asset, "action", in.Action)
 	start := time.Now()
-	res, err := a.Invoke(ctx, "on_poll", params, providers.Env{Log: log, Ingest: h.Store.AssetSink(asset), Now: h.o.Clock.Now})
+	res, err := a.Invoke(ctx, in.Action, params, providers.Env{Log: log, Ingest: h.Store.AssetSink(asset), Now: h.o.Clock.Now})
 	if err != nil {
 		log.Error("poll failed", "err", err)
 		return nil, err
 	}
-	h.Metrics.ActionCalled(asset, "on_poll", res.Status, time.Since(start))
+	h.Metrics.ActionCalled(asset, in.Action, res.Status, time.Since(start))
 	if !res.OK() {
 		log.Error("poll failed", "message", res.Message)
 		return res, nil

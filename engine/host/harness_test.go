@@ -53,6 +53,10 @@ type setup struct {
 	files  map[string]string // playbooks/<name> -> content
 	clock  sched.Clock
 	noHTTP bool
+	// providers registered for the config's assets; none by default.
+	providers []*providers.Provider
+	// plugins are written to plugins/<name> before the host opens.
+	plugins map[string][]byte
 }
 
 // harness is a host serving on loopback, as `goshawk serve` runs it.
@@ -84,7 +88,17 @@ func start(t testing.TB, s setup) *harness {
 	}
 	cfgPath := filepath.Join(dir, "goshawk.yaml")
 	writeFile(t, cfgPath, "listen: 127.0.0.1:0\napi_token: "+testToken+"\n"+s.config)
-	reg, err := providers.NewRegistry()
+	if len(s.plugins) > 0 {
+		if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, wasm := range s.plugins {
+			if err := os.WriteFile(filepath.Join(dir, "plugins", name), wasm, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	reg, err := providers.NewRegistry(s.providers...)
 	if err != nil {
 		t.Fatal(err)
 	}
