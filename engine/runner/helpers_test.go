@@ -101,7 +101,10 @@ var fixedNow = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 // consecutive runs reuse the same state, as most runs do in production.
 func newEnv(t testing.TB) *env { return newEnvPool(t, 1) }
 
-func newEnvPool(t testing.TB, pool int) *env {
+func newEnvPool(t testing.TB, pool int) *env { return newEnvWith(t, pool, nil) }
+
+// newEnvWith is newEnvPool with the runner's options adjusted by opt.
+func newEnvWith(t testing.TB, pool int, opt func(*runner.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenMemory(ctx)
@@ -121,12 +124,16 @@ func newEnvPool(t testing.TB, pool int) *env {
 	rt := lua.NewRuntime(lua.Options{PoolSize: pool})
 	t.Cleanup(rt.Close)
 	redact := logx.NewRedactor(testSecret)
-	r := runner.New(runner.Options{
+	o := runner.Options{
 		Store:   st,
 		Runtime: rt,
 		Redact:  redact,
 		Now:     func() time.Time { return fixedNow },
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	r := runner.New(o)
 	r.SetAssets(map[string]*providers.Asset{"box": asset})
 	t.Cleanup(func() {
 		// Let any run a failed test left blocked finish before the store
@@ -193,3 +200,11 @@ func (e *env) awaitEntered(n int) {
 		<-e.gate.entered
 	}
 }
+
+// outcome is the part of a step that says what the call did: its asset,
+// action, status and message.
+func outcome(s store.Step) stepOutcome {
+	return stepOutcome{Asset: s.Asset, Action: s.Action, Status: s.Status, Message: s.Message}
+}
+
+type stepOutcome struct{ Asset, Action, Status, Message string }

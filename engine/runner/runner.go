@@ -6,6 +6,7 @@ package runner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,17 @@ type Options struct {
 	Metrics *metrics.Metrics // nil disables metrics
 	Redact  *logx.Redactor
 	Now     func() time.Time
+
+	// Limits of each run's record; zero takes the default. A run's log
+	// (Lua log.* and print, plugin log calls, its actions' logging) goes
+	// to the record and to Log until the run has logged LogLines lines
+	// (DefaultLogLines) or LogBytes bytes of messages and fields
+	// (DefaultLogBytes); further lines are counted and one last line says
+	// how many were dropped. Each step keeps its parameters and result up
+	// to StepBytes (DefaultStepBytes), marked truncated beyond. A run's
+	// error text and a step's message are cut at ErrorBytes
+	// (DefaultErrorBytes), the cut marked in the text.
+	LogLines, LogBytes, StepBytes, ErrorBytes int
 }
 
 // Runner runs playbooks. It is safe for concurrent use.
@@ -88,6 +100,10 @@ func New(o Options) *Runner {
 	if o.Redact == nil {
 		o.Redact = logx.NewRedactor()
 	}
+	o.LogLines = cmp.Or(max(o.LogLines, 0), DefaultLogLines)
+	o.LogBytes = cmp.Or(max(o.LogBytes, 0), DefaultLogBytes)
+	o.StepBytes = max(cmp.Or(o.StepBytes, DefaultStepBytes), minStepBytes)
+	o.ErrorBytes = max(cmp.Or(o.ErrorBytes, DefaultErrorBytes), 64)
 	r := &Runner{o: o, scripts: map[string]*lua.Script{}, limits: map[string]*limiter{}}
 	r.stopped, r.stop = context.WithCancel(context.Background())
 	empty := map[string]*providers.Asset{}
@@ -212,7 +228,11 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 	defer cancel()
 	defer context.AfterFunc(r.stopped, cancel)()
 
+	// The runner's own lines go to the process log; the run's lines are
+	// kept in its record too, within the run's log limits.
 	log := r.o.Log.With("playbook", pb.Name, "run", rec.ID, "version", pb.Version)
+	rlog := newRunLog(log.Handler(), r.o.Redact, r.o.LogLines, r.o.LogBytes)
+	runLogger := rlog.logger()
 	all := *r.assets.Load()
 	assets := make(map[string]*providers.Asset, len(pb.Assets))
 	for _, name := range pb.Assets {
@@ -234,19 +254,16 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 		Script:         script,
 		Inputs:         inputs,
 		Assets:         assets,
-		Env:            providers.Env{Log: log, Now: r.o.Now},
+		Env:            providers.Env{Log: runLogger, Now: r.o.Now},
 		Plugins:        r.o.Plugins,
 		AllowedPlugins: pb.Plugins,
 		KV:             kvAdapter{r.o.Store, pb.Name},
 		Containers:     containersAdapter{r.o.Store},
-		Log:            log,
+		Log:            runLogger,
 		OnStep: func(s lua.Step) {
+			st := r.stepRecord(s)
 			stepsMu.Lock()
-			rec.Steps = append(rec.Steps, store.Step{
-				Asset: s.Asset, Action: s.Action, Status: s.Status,
-				Message:    r.o.Redact.String(s.Message),
-				DurationMS: float64(s.Duration.Microseconds()) / 1000,
-			})
+			rec.Steps = append(rec.Steps, st)
 			stepsMu.Unlock()
 			if m := r.o.Metrics; m != nil {
 				m.ActionCalled(s.Asset, s.Action, s.Status, s.Duration)
@@ -277,6 +294,10 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 		rec.Status = StatusFailed
 		rec.Error = r.o.Redact.String(err.Error())
 	}
+	// A script can raise an error of any size; the record and every
+	// printout get at most ErrorBytes of it.
+	rec.Error = cutText(rec.Error, r.o.ErrorBytes)
+	rec.Log = rlog.close(ctx)
 	fin := r.o.Now().UTC()
 	rec.Finished = &fin
 	if err := r.o.Store.FinishRun(context.WithoutCancel(ctx), rec); err != nil {

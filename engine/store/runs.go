@@ -8,7 +8,9 @@ import (
 	"fmt"
 )
 
-const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id`
+const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, log`
+
+const stepColumns = `run_id, asset, action, status, message, duration_ms, started, params, result, truncated`
 
 // StartRun records r as running and assigns r.ID. See Runs.
 func (s *SQLite) StartRun(ctx context.Context, r *Run) error {
@@ -78,8 +80,18 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 		finished = *r.Finished
 	}
 	finished = finished.UTC()
+	logText, err := encodeLog(r.Log)
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
+	}
+	steps := make([]stepRow, len(r.Steps))
+	for i := range r.Steps {
+		if steps[i], err = encodeStep(&r.Steps[i]); err != nil {
+			return fmt.Errorf("store: finish run %d: step %d: %w", r.ID, i+1, err)
+		}
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), r.ID)
+		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), logText, r.ID)
 		if err != nil {
 			return err
 		}
@@ -94,8 +106,10 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 		}
 		ins := s.stmt(ctx, tx, sqlInsertStep)
 		for i, st := range r.Steps {
-			if _, err := ins.ExecContext(ctx, r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS); err != nil {
-				return fmt.Errorf("step %d: %w", i, err)
+			row := steps[i]
+			if _, err := ins.ExecContext(ctx, r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS,
+				row.started, row.params, row.result, row.truncated); err != nil {
+				return fmt.Errorf("step %d: %w", i+1, err)
 			}
 		}
 		return nil
@@ -127,7 +141,7 @@ func (s *SQLite) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
 	if len(runs) == 0 {
 		return runs, nil
 	}
-	if err := attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...); err != nil {
+	if err := attachSteps(ctx, tx, runs, `SELECT `+stepColumns+` FROM steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...); err != nil {
 		return nil, fmt.Errorf("store: list runs: %w", err)
 	}
 	return runs, nil
@@ -145,7 +159,7 @@ func (s *SQLite) GetRun(ctx context.Context, id int64) (Run, error) {
 		err = ErrNotFound
 	}
 	if err == nil {
-		err = attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM steps WHERE run_id = ? ORDER BY seq`, id)
+		err = attachSteps(ctx, tx, runs, `SELECT `+stepColumns+` FROM steps WHERE run_id = ? ORDER BY seq`, id)
 	}
 	if err != nil {
 		return Run{}, fmt.Errorf("store: run %d: %w", id, err)
@@ -163,10 +177,10 @@ func queryRuns(ctx context.Context, q querier, query string, args ...any) ([]Run
 	for rows.Next() {
 		var r Run
 		var inputs, result, started string
-		var finished sql.NullString
+		var finished, logText sql.NullString
 		var containerID sql.NullInt64
 		err := rows.Scan(&r.ID, &r.Playbook, &r.Version, &r.Trigger, &r.Status, &inputs, &result, &r.Error,
-			&started, &finished, &containerID)
+			&started, &finished, &containerID, &logText)
 		if err != nil {
 			return nil, err
 		}
@@ -187,6 +201,11 @@ func queryRuns(ctx context.Context, q querier, query string, args ...any) ([]Run
 			r.Finished = &t
 		}
 		r.ContainerID = containerID.Int64
+		if logText.Valid && logText.String != "" {
+			if err := json.Unmarshal([]byte(logText.String), &r.Log); err != nil {
+				return nil, fmt.Errorf("run %d: corrupt log: %w", r.ID, err)
+			}
+		}
 		r.Inputs, r.Steps = nonNilMap(r.Inputs), []Step{}
 		out = append(out, r)
 	}
@@ -208,12 +227,111 @@ func attachSteps(ctx context.Context, q querier, runs []Run, query string, args 
 	for rows.Next() {
 		var runID int64
 		var st Step
-		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS); err != nil {
+		var row stepRow
+		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS,
+			&row.started, &row.params, &row.result, &row.truncated); err != nil {
 			return err
+		}
+		if err := row.decode(&st); err != nil {
+			return fmt.Errorf("run %d: step %s.%s: %w", runID, st.Asset, st.Action, err)
 		}
 		if r := byID[runID]; r != nil {
 			r.Steps = append(r.Steps, st)
 		}
 	}
 	return rows.Err()
+}
+
+// stepRow is the stored form of a step's record beyond its outcome; a NULL
+// column is a step recorded before goshawk kept that part.
+type stepRow struct {
+	started, params, result, truncated sql.NullString
+}
+
+// stepResultRow is a result's stored form: its status and message are the
+// step's own columns.
+type stepResultRow struct {
+	Summary json.RawMessage `json:"summary"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// encodeStep returns the stored form of st. It fails only on a Truncation
+// that cannot be encoded, which cannot happen; the error keeps the
+// signature honest for stores that check more.
+func encodeStep(st *Step) (stepRow, error) {
+	var row stepRow
+	if !st.Started.IsZero() {
+		row.started = sql.NullString{String: formatTime(st.Started), Valid: true}
+	}
+	// Params, Summary and Data are JSON already (the Step contract): they
+	// are stored as they are, not encoded again.
+	if st.Params != nil {
+		row.params = sql.NullString{String: string(st.Params), Valid: true}
+	}
+	if st.Result != nil {
+		row.result = sql.NullString{String: `{"summary":` + rawOrNull(st.Result.Summary) + `,"data":` + rawOrNull(st.Result.Data) + `}`, Valid: true}
+	}
+	if st.Truncated != nil {
+		b, err := json.Marshal(st.Truncated)
+		if err != nil {
+			return row, err
+		}
+		row.truncated = sql.NullString{String: string(b), Valid: true}
+	}
+	return row, nil
+}
+
+func (row stepRow) decode(st *Step) error {
+	if row.started.Valid {
+		t, err := parseTime(row.started.String)
+		if err != nil {
+			return err
+		}
+		st.Started = t
+	}
+	if row.params.Valid {
+		st.Params = json.RawMessage(row.params.String)
+	}
+	if row.result.Valid {
+		var res stepResultRow
+		if err := json.Unmarshal([]byte(row.result.String), &res); err != nil {
+			return fmt.Errorf("corrupt result: %w", err)
+		}
+		st.Result = &StepResult{Status: st.Status, Message: st.Message, Summary: nullRaw(res.Summary), Data: nullRaw(res.Data)}
+	}
+	if row.truncated.Valid {
+		st.Truncated = new(Truncation)
+		if err := json.Unmarshal([]byte(row.truncated.String), st.Truncated); err != nil {
+			return fmt.Errorf("corrupt truncation: %w", err)
+		}
+	}
+	return nil
+}
+
+func rawOrNull(b json.RawMessage) string {
+	if len(b) == 0 {
+		return "null"
+	}
+	return string(b)
+}
+
+// nullRaw turns a JSON null into nil, as a left-out summary or data is.
+func nullRaw(b json.RawMessage) json.RawMessage {
+	if string(b) == "null" {
+		return nil
+	}
+	return b
+}
+
+// encodeLog returns the stored form of a run's log lines: NULL when there
+// are none.
+func encodeLog(lines []LogLine) (sql.NullString, error) {
+	if len(lines) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(lines)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("log: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
 }

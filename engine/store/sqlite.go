@@ -146,9 +146,10 @@ const (
 		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner)
 		VALUES (?, ?, ?, 'running', ?, 'null', '', ?, NULL, ?, ?)
 		ON CONFLICT DO NOTHING`
-	sqlFinishRun   = `UPDATE runs SET status = ?, result = ?, error = ?, finished = ? WHERE id = ?`
+	sqlFinishRun   = `UPDATE runs SET status = ?, result = ?, error = ?, finished = ?, log = ? WHERE id = ?`
 	sqlDeleteSteps = `DELETE FROM steps WHERE run_id = ?`
-	sqlInsertStep  = `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertStep  = `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms, started, params, result, truncated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // prepare readies the run statements on the writer connection. It must run
@@ -254,6 +255,17 @@ CREATE TABLE steps (
 	duration_ms REAL NOT NULL,
 	PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+`,
+	// 2: run records you can debug from. Each step keeps when it started,
+	// its parameters, its result's summary and data, and how it was cut;
+	// each run keeps its log lines. Records written before have NULLs
+	// there and read back without them.
+	`
+ALTER TABLE steps ADD COLUMN started TEXT;
+ALTER TABLE steps ADD COLUMN params TEXT;
+ALTER TABLE steps ADD COLUMN result TEXT;
+ALTER TABLE steps ADD COLUMN truncated TEXT;
+ALTER TABLE runs ADD COLUMN log TEXT;
 `,
 }
 

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -121,15 +122,62 @@ type Run struct {
 	Started     time.Time      `json:"started"`
 	Finished    *time.Time     `json:"finished"`
 	ContainerID int64          `json:"container_id,omitempty"`
+	// Log is what the run logged, in order, already capped by the runner
+	// (a last line says how much was dropped); left out when empty.
+	Log []LogLine `json:"log,omitempty"`
 }
 
-// Step is one action call made by a run.
+// Step is one action call made by a run. Status and Message are the call's
+// outcome. Started, Params, Result and Truncated are empty in records
+// written before goshawk kept them, and are then left out of the JSON.
 type Step struct {
-	Asset      string  `json:"asset"`
-	Action     string  `json:"action"`
-	Status     string  `json:"status"`
-	Message    string  `json:"message"`
-	DurationMS float64 `json:"duration_ms"`
+	Asset      string    `json:"asset"`
+	Action     string    `json:"action"`
+	Status     string    `json:"status"`
+	Message    string    `json:"message"`
+	DurationMS float64   `json:"duration_ms"`
+	Started    time.Time `json:"started,omitzero"`
+	// Params are the parameters the script passed, redacted: a JSON
+	// object, or nil when not recorded (or left out by Truncated).
+	Params json.RawMessage `json:"params,omitempty"`
+	// Result is the action's whole result, redacted; nil when the call
+	// failed before the action ran (a malformed call).
+	Result *StepResult `json:"result,omitempty"`
+	// Truncated, when set, says that the step was over the per-step cap
+	// of the record and what was left out; nothing is cut silently.
+	Truncated *Truncation `json:"truncated,omitempty"`
+}
+
+// StepResult is an action's result as the run record keeps it. Summary
+// and Data hold JSON (an object and an array), or are nil when Truncated
+// left them out.
+type StepResult struct {
+	Status  string          `json:"status"`
+	Message string          `json:"message"`
+	Summary json.RawMessage `json:"summary"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Truncation records how a step over the cap was cut.
+type Truncation struct {
+	// Bytes is the size of the step's parameters and result as JSON
+	// before the cut; Limit is the cap it exceeded.
+	Bytes int `json:"bytes"`
+	Limit int `json:"limit"`
+	// Omitted lists what was cut: "message" (shortened, marked in the
+	// text), "params", "summary", or "data[N:]" (the items from index N
+	// on; "data[0:]" is all of them).
+	Omitted []string `json:"omitted"`
+}
+
+// LogLine is one line a run logged: a script's log.* or print, a plugin's
+// log call, an action's own logging. Fields holds the line's attributes as
+// a JSON object (a script's log.* fields are under "fields"), or nil.
+type LogLine struct {
+	Time    time.Time       `json:"time"`
+	Level   string          `json:"level"` // DEBUG, INFO, WARN or ERROR
+	Message string          `json:"message"`
+	Fields  json.RawMessage `json:"fields,omitempty"`
 }
 
 // RunQuery selects runs: those of Playbook (all when empty), newest first,

@@ -1,0 +1,322 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/goshawk/goshawk/bindings/lua"
+	"github.com/goshawk/goshawk/engine/logx"
+	"github.com/goshawk/goshawk/engine/store"
+)
+
+// Defaults of the run record's limits (Options.LogLines, LogBytes,
+// StepBytes and ErrorBytes).
+const (
+	// DefaultLogLines is how many log lines a run keeps and writes.
+	DefaultLogLines = 1000
+	// DefaultLogBytes bounds the bytes of messages and fields a run logs.
+	DefaultLogBytes = 256 << 10
+	// DefaultStepBytes bounds one step's parameters and result in the
+	// record.
+	DefaultStepBytes = 64 << 10
+	// DefaultErrorBytes bounds a run's error text and a step's message.
+	DefaultErrorBytes = 8 << 10
+)
+
+// maxLineBytes bounds one log line's message; a longer one is cut, marked.
+const maxLineBytes = 16 << 10
+
+// minStepBytes is the smallest per-step cap: status, a cut message and the
+// truncation note must still fit.
+const minStepBytes = 1 << 10
+
+// cutText returns s cut to at most limit bytes (at a UTF-8 boundary) with
+// a marker saying how much was cut, or s when it fits. The marker counts
+// toward the limit.
+func cutText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	marker := func(n int) string { return fmt.Sprintf(" … [cut: %d more bytes]", n) }
+	keep := max(0, limit-len(marker(len(s))))
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + marker(len(s)-keep)
+}
+
+// stepRecord turns an action call into its record: every string redacted,
+// the message cut at the error limit, and the parameters and result kept
+// whole while they fit the per-step cap. Over the cap, the message, the
+// parameters, the summary and the data items are kept in that order while
+// they fit, and Truncated lists what was left out.
+func (r *Runner) stepRecord(s lua.Step) store.Step {
+	st := store.Step{
+		Asset: s.Asset, Action: s.Action, Status: s.Status,
+		Message:    cutText(r.o.Redact.String(s.Message), r.o.ErrorBytes),
+		DurationMS: float64(s.Duration.Microseconds()) / 1000,
+	}
+	if !s.Started.IsZero() {
+		st.Started = s.Started.UTC()
+	}
+	enc := recordEncoder{redact: r.o.Redact}
+	params := enc.encode(s.Params)
+	var summary, data []byte
+	var items []int // end offsets of the data items within data
+	if s.Result != nil {
+		summary = enc.encode(s.Result.Summary)
+		data, items = enc.encodeList(s.Result.Data)
+	}
+	limit := r.o.StepBytes
+	total := len(st.Message) + len(params) + len(summary) + len(data)
+	if total > limit {
+		tr := &store.Truncation{Bytes: total, Limit: limit, Omitted: []string{}}
+		if len(st.Message) > limit/2 {
+			st.Message = cutText(st.Message, limit/2)
+			tr.Omitted = append(tr.Omitted, "message")
+		}
+		room := limit - len(st.Message)
+		keep := func(name string, b []byte) []byte {
+			if len(b) <= room {
+				room -= len(b)
+				return b
+			}
+			tr.Omitted = append(tr.Omitted, name)
+			return nil
+		}
+		params = keep("params", params)
+		if s.Result != nil {
+			summary = keep("summary", summary)
+			if len(data) > room {
+				// data is "[item,item,...]": n items take items[n-1]+1 bytes.
+				n := 0
+				for n < len(items) && items[n]+1 <= room {
+					n++
+				}
+				tr.Omitted = append(tr.Omitted, fmt.Sprintf("data[%d:]", n))
+				if n == 0 {
+					data = []byte("[]")
+				} else {
+					data = append(slices.Clip(data[:items[n-1]]), ']')
+				}
+			}
+		}
+		st.Truncated = tr
+	}
+	st.Params = params
+	if s.Result != nil {
+		st.Result = &store.StepResult{Status: st.Status, Message: st.Message, Summary: summary, Data: data}
+	}
+	return st
+}
+
+// recordEncoder writes the values of action calls as compact JSON with
+// every string redacted and object keys sorted, straight from the values
+// that Lua conversion and the connectors produce, without the copy a
+// redact-then-marshal would make. Other types go through encoding/json and
+// have their text redacted.
+type recordEncoder struct {
+	redact *logx.Redactor
+	buf    bytes.Buffer
+}
+
+// encode returns v as JSON, or a JSON string saying why it could not be
+// recorded.
+func (e *recordEncoder) encode(v any) []byte {
+	e.buf.Reset()
+	if err := e.value(v); err != nil {
+		e.buf.Reset()
+		e.string("(not recordable: " + err.Error() + ")")
+	}
+	return bytes.Clone(e.buf.Bytes())
+}
+
+// encodeList is encode for a list, also returning where each item ends.
+func (e *recordEncoder) encodeList(list []any) ([]byte, []int) {
+	e.buf.Reset()
+	ends := make([]int, 0, len(list))
+	e.buf.WriteByte('[')
+	for i, item := range list {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		mark := e.buf.Len()
+		if err := e.value(item); err != nil {
+			e.buf.Truncate(mark)
+			e.string("(not recordable: " + err.Error() + ")")
+		}
+		ends = append(ends, e.buf.Len())
+	}
+	e.buf.WriteByte(']')
+	return bytes.Clone(e.buf.Bytes()), ends
+}
+
+func (e *recordEncoder) value(v any) error {
+	switch x := v.(type) {
+	case nil:
+		e.buf.WriteString("null")
+	case string:
+		e.string(e.redact.String(x))
+	case bool:
+		e.buf.WriteString(strconv.FormatBool(x))
+	case int64:
+		e.buf.WriteString(strconv.FormatInt(x, 10))
+	case int:
+		e.buf.WriteString(strconv.Itoa(x))
+	case float64:
+		return e.float(x)
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+			return fmt.Errorf("invalid number %q", x)
+		}
+		e.buf.WriteString(string(x))
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		e.buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			e.string(e.redact.String(k))
+			e.buf.WriteByte(':')
+			if err := e.value(x[k]); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte('}')
+	case []any:
+		e.buf.WriteByte('[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			if err := e.value(item); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte(']')
+	case []map[string]any:
+		e.buf.WriteByte('[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			if err := e.value(item); err != nil {
+				return err
+			}
+		}
+		e.buf.WriteByte(']')
+	case []string:
+		e.buf.WriteByte('[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf.WriteByte(',')
+			}
+			e.string(e.redact.String(item))
+		}
+		e.buf.WriteByte(']')
+	default:
+		// Anything else (structs, typed maps) takes the general road: its
+		// JSON is decoded and written again, so its strings are redacted
+		// one by one too.
+		b, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var generic any
+		if err := d.Decode(&generic); err != nil {
+			return err
+		}
+		return e.value(generic)
+	}
+	return nil
+}
+
+// float writes x as encoding/json does.
+func (e *recordEncoder) float(x float64) error {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return fmt.Errorf("%v has no JSON form", x)
+	}
+	abs := math.Abs(x)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b := strconv.AppendFloat(e.buf.AvailableBuffer(), x, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	e.buf.Write(b)
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// string writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as with
+// encoding/json; <, > and & are left as they are.
+func (e *recordEncoder) string(s string) {
+	e.buf.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			e.buf.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				e.buf.WriteByte('\\')
+				e.buf.WriteByte(c)
+			case '\n':
+				e.buf.WriteString(`\n`)
+			case '\r':
+				e.buf.WriteString(`\r`)
+			case '\t':
+				e.buf.WriteString(`\t`)
+			default:
+				e.buf.WriteString(`\u00`)
+				e.buf.WriteByte(hexDigits[c>>4])
+				e.buf.WriteByte(hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			e.buf.WriteString(s[start:i])
+			e.buf.WriteString(`\ufffd`)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			e.buf.WriteString(s[start:i])
+			e.buf.WriteString(`\u202`)
+			e.buf.WriteByte(hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	e.buf.WriteString(s[start:])
+	e.buf.WriteByte('"')
+}
