@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/internal/hint"
+	"github.com/spf13/cobra"
+
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -28,17 +29,31 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func cmdActions(_ context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	asLua := fs.Bool("lua", false, "print Lua type stubs for editors (assets from the config when there is one)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+func (a *app) actionsCommand() *cobra.Command {
+	var asJSON, asLua bool
+	c := &cobra.Command{
+		Use:   "actions [PROVIDER]",
+		Short: "list providers, their actions and parameters (--lua: type stubs for editors)",
+		Long: `List the providers this binary carries, each with its asset config keys and
+its actions with their parameters (type, required or optional, description,
+allowed values, default). With a PROVIDER, only that one.
+
+--json prints the same specs as JSON, for tools; --lua prints Lua language
+server type stubs, with the assets of the config when there is one, so an
+editor completes tc.hunt_ip{...} while a playbook is written. Needs no
+secrets.`,
+		Example: "  goshawk actions\n  goshawk actions threatconnect --json\n  goshawk actions --lua > goshawk.d.lua",
+		Args:    argsBetween(0, 1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdActions(ctx, a, pos, asJSON, asLua)
+		}),
 	}
-	if len(pos) > 1 {
-		return a.fail(usagef("actions takes at most one provider name"))
-	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&asLua, "lua", false, "print Lua type stubs for editors (assets from the config when there is one)")
+	return c
+}
+
+func cmdActions(_ context.Context, a *app, pos []string, asJSON, asLua bool) int {
 	provs := a.reg.Providers()
 	if len(pos) == 1 {
 		p, ok := a.reg.Provider(pos[0])
@@ -49,7 +64,7 @@ func cmdActions(_ context.Context, a *app, args []string) int {
 		}
 		provs = []*providers.Provider{p}
 	}
-	if *asLua {
+	if asLua {
 		assets := map[string]string{}
 		if cfg, err := a.loadConfig(); err == nil {
 			for name, as := range cfg.Assets {
@@ -59,7 +74,7 @@ func cmdActions(_ context.Context, a *app, args []string) int {
 		writeLuaStubs(a.stdout, provs, assets)
 		return exitOK
 	}
-	if *asJSON {
+	if asJSON {
 		out := make([]any, 0, len(provs))
 		for _, p := range provs {
 			out = append(out, describeProvider(p))
@@ -157,16 +172,29 @@ type actionOutput struct {
 	*providers.Result
 }
 
-func cmdAct(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("act", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print the action result as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+func (a *app) actCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "act ASSET ACTION [name=value ...]",
+		Short: "run one action and print its result",
+		Long: `Run one action of a configured asset and print its result: status, message,
+summary and data. Parameters are name=value; they are checked against the
+action's spec (goshawk actions) before anything is sent. An ingest action
+(on_poll) stores its containers in the config's store.
+
+Opens the asset, so its secrets must be in the environment. Exits 1 when the
+action fails, 2 on a malformed call (unknown asset, action or parameter).`,
+		Example: "  goshawk act tc hunt_ip ip=1.2.3.4 tag=true\n  goshawk act tq indicator_search_with_value value=1.2.3.4 --json\n  goshawk act tc test_connectivity",
+		Args:    argsBetween(2, -1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdAct(ctx, a, pos, asJSON)
+		}),
 	}
-	if len(pos) < 2 {
-		return a.fail(usagef("usage: goshawk act ASSET ACTION [name=value ...] [--json]"))
-	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the action result as JSON")
+	return c
+}
+
+func cmdAct(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	raw, err := parseAssignments(pos[2:])
 	if err != nil {
 		return a.fail(err)
@@ -193,7 +221,7 @@ func cmdAct(ctx context.Context, a *app, args []string) int {
 	if err != nil { // a malformed call: unknown action or parameter, wrong type
 		return a.fail(usageError{err})
 	}
-	if *asJSON {
+	if asJSON {
 		printJSON(a.stdout, actionOutput{Asset: asset.Name, Action: pos[1], Result: res})
 	} else {
 		printResult(a.stdout, asset.Name, pos[1], res)

@@ -2,26 +2,24 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
+	"net"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/logx"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/store"
-	"github.com/goshawk/goshawk/playbooks"
 	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
 	"github.com/goshawk/goshawk/providers/threatq/tqfake"
 )
@@ -52,17 +50,47 @@ assets:
     client_id: %s
 `
 
-func cmdDemo(ctx context.Context, a *app, args []string) int {
-	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
-	serve := fset.Bool("serve", false, "keep the HTTP API and the watcher running after the demo")
-	dir := fset.String("dir", "goshawk-demo", "the demo's folder: config, store and playbooks (its store is reset)")
-	listen := fset.String("listen", "127.0.0.1:8470", "with --serve: the HTTP API address")
-	pos, err := parseFlags(fset, args)
-	if err != nil {
-		return a.fail(err)
+const defaultDemoDir = "goshawk-demo"
+
+type demoFlags struct {
+	serve, force bool
+	dir, listen  string
+}
+
+func (a *app) demoCommand() *cobra.Command {
+	var f demoFlags
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "run everything against the built-in emulators",
+		Long: `Start the built-in emulators of ThreatConnect and ThreatQ with sample data,
+write a demo folder (config, a fresh store, the shipped playbooks and the
+reputation plugin), then poll, triage, hunt, enrich and post, and print what
+happened. Needs nothing but this binary.
+
+Re-running it resets the store and rewrites the files it wrote before; a
+file you changed since is kept unless --force. With --serve the HTTP API and
+the file watcher keep running afterwards (the listen address is checked
+first), until Ctrl-C.`,
+		Example: "  goshawk demo\n  goshawk demo --serve\n  goshawk demo --dir /tmp/gd --serve --listen 127.0.0.1:9000",
+		Args:    argsBetween(0, 0),
+		RunE: body(func(ctx context.Context, _ []string) int {
+			return cmdDemo(ctx, a, f)
+		}),
 	}
-	if len(pos) > 0 {
-		return a.fail(usagef("usage: goshawk demo [--serve] [--dir DIR] [--listen ADDR]"))
+	c.Flags().BoolVar(&f.serve, "serve", false, "keep the HTTP API and the watcher running after the demo")
+	c.Flags().StringVar(&f.dir, "dir", defaultDemoDir, "the demo's folder: config, store and playbooks (its store is reset)")
+	c.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8470", "with --serve: the HTTP API address")
+	c.Flags().BoolVar(&f.force, "force", false, "overwrite demo files you changed since the demo wrote them")
+	return c
+}
+
+func cmdDemo(ctx context.Context, a *app, f demoFlags) int {
+	if f.serve {
+		// Before anything runs: a busy or remote address fails now, not
+		// after the whole demo.
+		if err := checkDemoListen(f.listen); err != nil {
+			return a.fail(usageError{err})
+		}
 	}
 	out := a.stdout
 	if !a.verbose {
@@ -81,24 +109,22 @@ func cmdDemo(ctx context.Context, a *app, args []string) int {
 		Description: "C2 node seen in two campaigns", CreatedAt: now, UpdatedAt: now, TouchedAt: now,
 		Sources: []tqfake.Source{{Name: "Partner Feed"}}})
 
-	cfgPath, err := writeDemoFolder(*dir, *listen, tc.URL, tq.URL)
+	folder, err := writeDemoFolder(f.dir, f.listen, tc.URL, tq.URL, f.force)
 	if err != nil {
 		return a.fail(err)
 	}
-	secrets := map[string]string{"GOSHAWK_DEMO_TC_SECRET": tcfake.DefaultSecretKey, "GOSHAWK_DEMO_TQ_PASSWORD": tqfake.DefaultPassword}
 	outer := a.lookup
 	a.lookup = func(k string) (string, bool) {
-		if v, ok := secrets[k]; ok {
+		if v, ok := demoSecrets[k]; ok {
 			return v, true
 		}
 		return outer(k)
 	}
-	a.configFlag = cfgPath
+	a.configFlag = folder.config
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return a.configFail(err)
 	}
-	pluginNote := buildDemoPlugin(ctx, cfg.Plugins)
 
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
@@ -106,9 +132,10 @@ func cmdDemo(ctx context.Context, a *app, args []string) int {
 	}
 	defer h.Close(context.WithoutCancel(ctx))
 
-	fmt.Fprintf(out, "goshawk demo\n  ThreatConnect emulator  %s\n  ThreatQ emulator        %s\n  folder                  %s (config, store, playbooks)\n", tc.URL, tq.URL, filepath.Dir(cfgPath))
-	if pluginNote != "" {
-		fmt.Fprintf(out, "  plugins                 %s\n", pluginNote)
+	fmt.Fprintf(out, "goshawk demo\n  ThreatConnect emulator  %s\n  ThreatQ emulator        %s\n  folder                  %s (config, store, playbooks)\n", tc.URL, tq.URL, folder.dir)
+	fmt.Fprintf(out, "  plugins                 reputation.wasm, built from examples/plugins/reputation\n")
+	for _, k := range folder.kept {
+		fmt.Fprintf(out, "  kept your changed %s (goshawk demo --force overwrites it)\n", k)
 	}
 	for _, info := range h.PlaybookInfos() {
 		if info.LastError != "" {
@@ -178,17 +205,44 @@ func cmdDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintln(a.stderr, "goshawk: demo: a run failed; see its error above")
 		return exitFailed
 	}
-	if !*serve {
-		fmt.Fprintf(out, "\nexplore: goshawk --config %s containers | runs | runs show ID | validate\n", cfgPath)
-		fmt.Fprintf(out, "serve:   goshawk demo --serve   (HTTP API, webhooks, live reload of %s)\n", cfg.Playbooks)
+	self := selfCommand()
+	cfgArg := shellQuote(folder.config)
+	fmt.Fprintf(out, "\nexplore the store (no secrets needed):\n")
+	for _, c := range []string{"containers", "runs", "runs show 1", "validate"} {
+		fmt.Fprintf(out, "   %s --config %s %s\n", self, cfgArg, c)
+	}
+	fmt.Fprintf(out, "act, poll and run reach the emulators while goshawk demo --serve runs, with:\n")
+	for _, l := range demoExports(folder.dir) {
+		fmt.Fprintf(out, "   %s\n", l)
+	}
+	if !f.serve {
+		again := self + " demo --serve"
+		if f.dir != defaultDemoDir {
+			again += " --dir " + shellQuote(f.dir)
+		}
+		fmt.Fprintf(out, "serve:   %s   (HTTP API, webhooks, live reload of %s)\n", again, cfg.Playbooks)
 		return exitOK
 	}
 	return a.serveHost(ctx, h, func(addr string) {
 		fmt.Fprintf(out, "\nserving the HTTP API on http://%s (Ctrl-C to stop)\n", addr)
 		fmt.Fprintf(out, "   curl -s -X POST 'http://%s/api/playbooks/hunt_enrich_post/run?wait=true' -d '{\"ip\":\"%s\"}'\n", addr, tcfake.SeedIPv4)
 		fmt.Fprintf(out, "   curl -s http://%s/api/playbooks\n", addr)
+		fmt.Fprintf(out, "   %s --config %s act tc hunt_ip ip=%s   (after the exports above)\n", self, cfgArg, tcfake.SeedIPv4)
 		fmt.Fprintf(out, "   edit %s and watch it reload\n", filepath.Join(cfg.Playbooks, "hunt_enrich_post.lua"))
 	})
+}
+
+// checkDemoListen checks that the demo can serve on addr: a loopback
+// address (the demo config has no API token) that is free now.
+func checkDemoListen(addr string) error {
+	if !config.IsLoopback(addr) {
+		return fmt.Errorf("--listen %s: the demo serves without an API token, so only on a loopback address such as 127.0.0.1:8470", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w; choose another address with --listen, e.g. --listen 127.0.0.1:0 for any free port", addr, err)
+	}
+	return ln.Close()
 }
 
 // demoReport is threat-report prose with defanged indicators, as analysts
@@ -209,44 +263,6 @@ func derefInt(i *int) any {
 		return "-"
 	}
 	return *i
-}
-
-// writeDemoFolder lays out the demo folder: a config pointing at the
-// emulators, a fresh store, and the shipped playbooks.
-func writeDemoFolder(dir, listen, tcURL, tqURL string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for _, sub := range []string{"playbooks", "plugins"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
-			return "", fmt.Errorf("demo folder: %w", err)
-		}
-	}
-	for _, f := range []string{"goshawk.db", "goshawk.db-wal", "goshawk.db-shm"} {
-		if err := os.Remove(filepath.Join(abs, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("demo folder: resetting the store: %w", err)
-		}
-	}
-	err = fs.WalkDir(playbooks.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := playbooks.FS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(abs, "playbooks", p), b, 0o644)
-	})
-	if err != nil {
-		return "", fmt.Errorf("demo folder: %w", err)
-	}
-	cfg := fmt.Sprintf(demoConfig, listen, tcURL, tcfake.DefaultAccessID, tqURL, tqfake.DefaultEmail, tqfake.DefaultClientID)
-	path := filepath.Join(abs, config.FileName)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		return "", fmt.Errorf("demo folder: %w", err)
-	}
-	return path, nil
 }
 
 func (a *app) demoTriageSummary(ctx context.Context, out io.Writer, h *host.Host, tq *tqfake.Server) int {

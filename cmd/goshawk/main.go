@@ -2,7 +2,8 @@
 // ThreatQ connectors whose actions are Lua functions that YAML playbooks
 // call, on demand, on schedules, per ingested container or by webhook.
 //
-// This package is only the CLI: flags, wiring and output formatting.
+// This package is only the CLI: commands and flags (cobra), wiring and
+// output formatting.
 package main
 
 import (
@@ -14,8 +15,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/logx"
@@ -25,8 +30,14 @@ import (
 	"github.com/goshawk/goshawk/providers/threatq"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version and commit can be set at build time with
+// -ldflags "-X main.version=... -X main.commit=...". Otherwise they come
+// from the build info the Go toolchain records (go install ...@v1.2.3, or
+// the VCS revision of a build in a checkout).
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
 
 // Exit codes.
 const (
@@ -63,37 +74,12 @@ type app struct {
 	verbose    bool
 }
 
-type command struct {
-	name, args, summary string
-	run                 func(ctx context.Context, a *app, args []string) int
-}
+// exitError ends a command with an exit code once the command has printed
+// why. Every other error a command tree returns is a usage error (an
+// unknown command or flag, a wrong number of arguments): exit 2.
+type exitError struct{ code int }
 
-func commands() []command {
-	return []command{
-		{"actions", "[PROVIDER] [--json | --lua]", "list providers, their actions and parameters (--lua: type stubs for editors)", cmdActions},
-		{"act", "ASSET ACTION [name=value ...] [--json]", "run one action and print its result", cmdAct},
-		{"poll", "ASSET [--now] [--count N] [--json]", "ingest new indicators of an asset as containers", cmdPoll},
-		{"containers", "[--asset A] [--limit N] [--after ID] [--json]", "list ingested containers", cmdContainers},
-		{"container", "ID [--json]", "show one container with its artifacts", cmdContainer},
-		{"run", "PLAYBOOK [name=value ...] [--json]", "run a playbook once and print its run record", cmdRun},
-		{"runs", "[--playbook P] [--json] | runs show ID [--json]", "run history", cmdRuns},
-		{"validate", "[PATH ...]", "lint config, playbooks, scripts and plugins", cmdValidate},
-		{"serve", "", "run schedules, on_poll triggers, the watcher and the HTTP API until SIGINT/SIGTERM (JSON logs: goshawk --log-format json serve)", cmdServe},
-		{"demo", "[--serve] [--dir DIR] [--listen ADDR]", "run everything against the built-in emulators", cmdDemo},
-		{"version", "", "print the version", cmdVersion},
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "goshawk %s: threat-intelligence automation (ThreatConnect, ThreatQ, Lua playbooks, WASM plugins)\n\n", version)
-	fmt.Fprintf(w, "Usage: goshawk [--config FILE] [--log-format text|json] [-v] COMMAND [ARGS]\n\nCommands:\n")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
-	}
-	fmt.Fprintf(w, "\nThe config file is --config, else $GOSHAWK_CONFIG, else ./goshawk.yaml.\n")
-	fmt.Fprintf(w, "Exit codes: 0 success, 1 an action, run or validation failed, 2 usage or config error.\n")
-	fmt.Fprintf(w, "Start with: goshawk demo\n")
-}
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // run is main without the process: tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -101,61 +87,156 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	// Everything the CLI prints passes the redactor: a secret that reached a
 	// message by any path still never reaches the terminal.
 	a.stdout, a.stderr = a.redact.Writer(stdout), a.redact.Writer(stderr)
+	// A logger exists before any flag is parsed, so a command never finds
+	// it nil; the root's pre-run replaces it with the one the flags ask for.
+	a.log = logx.New(a.stderr, "text", slog.LevelInfo, a.redact)
 
-	fs := flag.NewFlagSet("goshawk", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.configFlag, "config", "", "config file")
-	fs.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
-	fs.BoolVar(&a.verbose, "v", false, "verbose (debug) logs")
-	help := fs.Bool("help", false, "show help")
-	fs.BoolVar(help, "h", false, "show help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(a.stderr, "goshawk: %v\n\n", err)
-		usage(a.stderr)
-		return exitUsage
+	root := a.rootCommand()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
-	if *help || fs.NArg() == 0 {
-		usage(a.stdout)
-		if *help {
-			return exitOK
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if cmd == nil {
+		cmd = root
+	}
+	fmt.Fprintf(a.stderr, "goshawk: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
+	return exitUsage
+}
+
+const rootLong = `goshawk runs threat-intelligence automation: ThreatConnect and ThreatQ
+connectors whose actions are Lua functions that YAML playbooks call, on
+demand, on schedules, per ingested container or by webhook; WASM plugins add
+sandboxed code.
+
+The config file is --config, else $GOSHAWK_CONFIG, else ./goshawk.yaml.
+Global flags (--config, --log-format, -v) go before or after the command.
+Only the commands that open an asset (act, poll, run, serve, demo) need its
+secrets in the environment.
+
+Exit codes: 0 success, 1 an action, run or validation failed, 2 usage or
+config error.`
+
+// rootCommand builds the command tree of one invocation.
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:     "goshawk",
+		Short:   "threat-intelligence automation (ThreatConnect, ThreatQ, Lua playbooks, WASM plugins)",
+		Long:    rootLong,
+		Example: "  goshawk demo\n  goshawk --config site/goshawk.yaml validate\n  goshawk act tc hunt_ip ip=1.2.3.4 --json\n  goshawk help run",
+		Version: versionText(),
+		// The command prints its own errors with its exit code.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// goshawk alone lists the commands and exits 2; an unknown command
+		// says so with a did-you-mean.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			return unknownCommand(cmd, args[0])
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(a.stderr)
+			cmd.Usage()
+			return exitError{exitUsage}
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup()
+		},
+	}
+	root.SetVersionTemplate("goshawk {{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configFlag, "config", "", "config file (default $GOSHAWK_CONFIG, else ./goshawk.yaml)")
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose (debug) logs")
+	root.Flags().Bool("version", false, "print the version, commit and Go version")
+
+	root.AddCommand(
+		a.actionsCommand(),
+		a.actCommand(),
+		a.pollCommand(),
+		a.containersCommand(),
+		a.containerCommand(),
+		a.runCommand(),
+		a.runsCommand(),
+		a.validateCommand(),
+		a.serveCommand(),
+		a.demoCommand(),
+		a.versionCommand(),
+	)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	// The completion commands are cobra's; they get examples like the rest.
+	// (After SetOut: they capture the output when they are made.)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
 		}
-		return exitUsage
+		c.Example = "  source <(goshawk completion bash)\n  goshawk completion zsh > \"${fpath[1]}/_goshawk\"\n  goshawk completion fish > ~/.config/fish/completions/goshawk.fish"
+		for _, sh := range c.Commands() {
+			sh.Example = "  goshawk completion " + sh.Name()
+		}
 	}
+	return root
+}
+
+// setup checks the global flags and builds the logger and the registry.
+func (a *app) setup() error {
 	if a.logFormat != "text" && a.logFormat != "json" {
-		fmt.Fprintf(a.stderr, "goshawk: --log-format must be text or json, got %q\n", a.logFormat)
-		return exitUsage
+		return fmt.Errorf("--log-format must be text or json, got %q", a.logFormat)
 	}
 	level := slog.LevelInfo
 	if a.verbose {
 		level = slog.LevelDebug
 	}
 	a.log = logx.New(a.stderr, a.logFormat, level, a.redact)
-
 	reg, err := providers.NewRegistry(builtinProviders()...)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "goshawk: %v\n", err)
-		return exitFailed
+		return exitError{exitFailed}
 	}
 	a.reg = reg
+	return nil
+}
 
-	name, rest := fs.Arg(0), fs.Args()[1:]
-	if name == "help" {
-		usage(a.stdout)
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == name {
-			return c.run(ctx, a, rest)
+func unknownCommand(root *cobra.Command, name string) error {
+	var names []string
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
 		}
 	}
-	names := make([]string, 0)
-	for _, c := range commands() {
-		names = append(names, c.name)
-	}
-	msg := fmt.Sprintf("goshawk: unknown command %q", name)
+	msg := fmt.Sprintf("unknown command %q", name)
 	msg += hint.DidYouMean(name, names)
-	fmt.Fprintf(a.stderr, "%s\nRun goshawk --help for the commands.\n", msg)
-	return exitUsage
+	return errors.New(msg)
+}
+
+// body adapts a command body that prints its own errors and returns an
+// exit code to cobra.
+func body(f func(ctx context.Context, args []string) int) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if code := f(cmd.Context(), args); code != exitOK {
+			return exitError{code}
+		}
+		return nil
+	}
+}
+
+// argsBetween accepts min to max positional arguments (max < 0: any
+// number); anything else is a usage error that shows the usage line.
+func argsBetween(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		return fmt.Errorf("wrong number of arguments (%d); usage: %s", len(args), cmd.UseLine())
+	}
 }
 
 // loadConfig finds and loads the config. Its secrets join the redactor
@@ -200,7 +281,8 @@ func (a *app) configFail(err error) int {
 }
 
 // parseFlags parses fs from args, allowing flags after positional
-// arguments (goshawk act tc hunt_ip ip=1.2.3.4 --json).
+// arguments. Commands declare their flags on their cobra command; a body
+// that still has a flag set of its own (validate) parses what is left.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
@@ -232,7 +314,102 @@ func parseAssignments(args []string) (map[string]any, error) {
 	return raw, nil
 }
 
-func cmdVersion(_ context.Context, a *app, _ []string) int {
-	fmt.Fprintf(a.stdout, "goshawk %s\n", version)
-	return exitOK
+// buildInfo is what --version and goshawk version print.
+type buildInfo struct {
+	Version, Commit, Go string
+}
+
+func readBuildInfo() buildInfo {
+	b := buildInfo{Version: version, Commit: commit, Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		if b.Commit == "" {
+			b.Commit = "unknown"
+		}
+		return b
+	}
+	b.Go = bi.GoVersion + " " + runtime.GOOS + "/" + runtime.GOARCH
+	// go install github.com/goshawk/goshawk/cmd/goshawk@v1.2.3 records the
+	// module version; a build in a checkout records (devel).
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" && version == "0.1.0-dev" {
+		b.Version = mv
+	}
+	if b.Commit == "" {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		switch {
+		case rev != "":
+			b.Commit = rev
+			if modified == "true" {
+				b.Commit += " (modified)"
+			}
+		case pseudoCommit(bi.Main.Version) != "":
+			b.Commit = pseudoCommit(bi.Main.Version)
+		default:
+			b.Commit = "unknown"
+		}
+	}
+	return b
+}
+
+// pseudoCommit returns the commit prefix of a pseudo-version such as
+// v0.0.0-20260101120000-abcdef123456, or "".
+func pseudoCommit(v string) string {
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 || len(v)-i-1 != 12 {
+		return ""
+	}
+	h := v[i+1:]
+	for _, r := range h {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return ""
+		}
+	}
+	return h
+}
+
+// versionText is the version block: version, commit and Go version.
+func versionText() string {
+	b := readBuildInfo()
+	return fmt.Sprintf("%s\ncommit %s\n%s", b.Version, b.Commit, b.Go)
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "print the version, commit and Go version",
+		Long:    "Print the version, the commit it was built from and the Go toolchain, from the binary's build info.",
+		Example: "  goshawk version\n  goshawk --version",
+		Args:    argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "goshawk %s\n", versionText())
+			return nil
+		},
+	}
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [PATH ...]",
+		Short: "lint config, playbooks, scripts and plugins",
+		Long: `Lint without touching the network: the config, every playbook (YAML, Lua,
+and each asset.action{...} call against the connector specs) and every
+plugin (WASM compile and ABI). With no PATH it checks the config in force
+and its playbooks and plugins folders; a PATH is a folder, a config, a
+playbook (.yaml), a script (.lua) or a plugin (.wasm). Each problem is
+printed as file:line:col: message. Needs no secrets.
+
+Exits 1 when a problem is found.`,
+		Example: "  goshawk validate\n  goshawk --config site/goshawk.yaml validate\n  goshawk validate playbooks/hunt_enrich_post.yaml plugins/reputation.wasm",
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdValidate(ctx, a, pos)
+		}),
+	}
 }

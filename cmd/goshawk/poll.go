@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/store"
@@ -69,19 +70,36 @@ func (p *progressSink) Ingest(ctx context.Context, batch []cef.Container, cp *st
 	return c, d, err
 }
 
-func cmdPoll(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("poll", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print the poll summary as JSON")
-	now := fs.Bool("now", false, "poll now: look back interval_days and leave the checkpoint alone")
-	count := fs.Int("count", 0, "with --now: at most N containers (default: the asset's max_containers)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+type pollFlags struct {
+	asJSON, now bool
+	count       int
+}
+
+func (a *app) pollCommand() *cobra.Command {
+	var f pollFlags
+	c := &cobra.Command{
+		Use:   "poll ASSET",
+		Short: "ingest new indicators of an asset as containers",
+		Long: `Run the asset's on_poll action once: fetch the indicators added since the
+last checkpoint, store each as a container with its artifacts, and move the
+checkpoint. --now looks back interval_days instead and leaves the checkpoint
+alone. On a terminal, progress is shown as batches commit.
+
+Opens the asset, so its secrets must be in the environment.`,
+		Example: "  goshawk poll tc\n  goshawk poll tc --now --count 10 --json",
+		Args:    argsBetween(1, 1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdPoll(ctx, a, pos, f)
+		}),
 	}
-	if len(pos) != 1 {
-		return a.fail(usagef("usage: goshawk poll ASSET [--now] [--count N] [--json]"))
-	}
-	if *count < 0 || (*count > 0 && !*now) {
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print the poll summary as JSON")
+	c.Flags().BoolVar(&f.now, "now", false, "poll now: look back interval_days and leave the checkpoint alone")
+	c.Flags().IntVar(&f.count, "count", 0, "with --now: at most N containers (default: the asset's max_containers)")
+	return c
+}
+
+func cmdPoll(ctx context.Context, a *app, pos []string, f pollFlags) int {
+	if f.count < 0 || (f.count > 0 && !f.now) {
 		return a.fail(usagef("--count takes a positive number and goes with --now"))
 	}
 	cfg, err := a.loadConfig()
@@ -109,10 +127,10 @@ func cmdPoll(ctx context.Context, a *app, args []string) int {
 		sink = &progressSink{Sink: sink, w: a.stderr}
 	}
 	params := map[string]any{}
-	if *now {
+	if f.now {
 		params["poll_now"] = true
-		if *count > 0 {
-			params["container_count"] = strconv.Itoa(*count)
+		if f.count > 0 {
+			params["container_count"] = strconv.Itoa(f.count)
 		}
 	}
 	res, err := asset.Invoke(ctx, "on_poll", params, providers.Env{Log: a.log.With("asset", asset.Name), Ingest: sink})
@@ -126,7 +144,7 @@ func cmdPoll(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "goshawk: poll %s failed: %s\n", asset.Name, res.Message)
 		return exitFailed
 	}
-	if *asJSON {
+	if f.asJSON {
 		printJSON(a.stdout, res.Summary)
 		return exitOK
 	}
@@ -136,29 +154,48 @@ func cmdPoll(ctx context.Context, a *app, args []string) int {
 	return exitOK
 }
 
-func cmdContainers(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("containers", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	assetName := fs.String("asset", "", "only containers of this asset")
-	limit := fs.Int("limit", 100, "at most N containers")
-	after := fs.Int64("after", 0, "only containers with an id above this")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+type containersFlags struct {
+	asJSON bool
+	asset  string
+	limit  int
+	after  int64
+}
+
+func (a *app) containersCommand() *cobra.Command {
+	var f containersFlags
+	c := &cobra.Command{
+		Use:   "containers",
+		Short: "list ingested containers",
+		Long: `List the containers polls have stored, oldest first: id, asset, severity,
+status, artifact type and name. Page with --after (the last id seen) and
+--limit. Reads only the store: needs no secrets.`,
+		Example: "  goshawk containers\n  goshawk containers --asset tc --limit 20 --after 100\n  goshawk containers --json",
+		Args:    argsBetween(0, 0),
+		RunE: body(func(ctx context.Context, _ []string) int {
+			return cmdContainers(ctx, a, f)
+		}),
 	}
-	if len(pos) > 0 || *limit < 1 {
-		return a.fail(usagef("usage: goshawk containers [--asset A] [--limit N] [--after ID] [--json]"))
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&f.asset, "asset", "", "only containers of this asset")
+	c.Flags().IntVar(&f.limit, "limit", 100, "at most N containers")
+	c.Flags().Int64Var(&f.after, "after", 0, "only containers with an id above this")
+	return c
+}
+
+func cmdContainers(ctx context.Context, a *app, f containersFlags) int {
+	if f.limit < 1 {
+		return a.fail(usagef("--limit must be positive, got %d", f.limit))
 	}
 	st, code := a.openConfiguredStore(ctx)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	cs, err := st.ListContainers(ctx, store.ContainerQuery{Asset: *assetName, AfterID: *after, Limit: *limit})
+	cs, err := st.ListContainers(ctx, store.ContainerQuery{Asset: f.asset, AfterID: f.after, Limit: f.limit})
 	if err != nil {
 		return a.fail(err)
 	}
-	if *asJSON {
+	if f.asJSON {
 		if cs == nil {
 			cs = []cef.Container{}
 		}
@@ -181,16 +218,25 @@ func artifactKind(c cef.Container) string {
 	return c.Artifacts[0].Type
 }
 
-func cmdContainer(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("container", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+func (a *app) containerCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "container ID",
+		Short: "show one container with its artifacts",
+		Long: `Show one stored container: its name, asset, label, severity, status, source
+id, tags and notes, and each artifact with its CEF fields and their types.
+Reads only the store: needs no secrets.`,
+		Example: "  goshawk container 12\n  goshawk container 12 --json",
+		Args:    argsBetween(1, 1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdContainer(ctx, a, pos, asJSON)
+		}),
 	}
-	if len(pos) != 1 {
-		return a.fail(usagef("usage: goshawk container ID [--json]"))
-	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func cmdContainer(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	id, err := strconv.ParseInt(pos[0], 10, 64)
 	if err != nil || id <= 0 {
 		return a.fail(usagef("container ID must be a positive integer, got %q", pos[0]))
@@ -204,7 +250,7 @@ func cmdContainer(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	if *asJSON {
+	if asJSON {
 		printJSON(a.stdout, c)
 		return exitOK
 	}

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/runner"
@@ -29,16 +30,29 @@ func (a *app) openHost(ctx context.Context) (*host.Host, int) {
 	return h, exitOK
 }
 
-func cmdRun(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print the run record as JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+func (a *app) runCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "run PLAYBOOK [name=value ...]",
+		Short: "run a playbook once and print its run record",
+		Long: `Run a playbook once, now, with the given inputs (name=value, checked against
+the playbook's inputs), record the run in the store and print the record:
+each step with its status, duration and message, then the result or the
+error. Ctrl-C interrupts the run and records it as interrupted.
+
+Opens the assets, so the secrets of the assets the playbook uses must be in
+the environment. Exits 1 when the run does not succeed, 2 on bad input.`,
+		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json",
+		Args:    argsBetween(1, -1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			return cmdRun(ctx, a, pos, asJSON)
+		}),
 	}
-	if len(pos) < 1 {
-		return a.fail(usagef("usage: goshawk run PLAYBOOK [name=value ...] [--json]"))
-	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON")
+	return c
+}
+
+func cmdRun(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	inputs, err := parseAssignments(pos[1:])
 	if err != nil {
 		return a.fail(err)
@@ -61,7 +75,7 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 		}
 		return a.fail(err) // the store or the script's compilation: exit 1
 	}
-	if *asJSON {
+	if asJSON {
 		printJSON(a.stdout, rec)
 	} else {
 		printRun(a.stdout, rec)
@@ -90,50 +104,87 @@ func printRun(w io.Writer, r *store.Run) {
 	}
 }
 
-func cmdRuns(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	playbook := fs.String("playbook", "", "only runs of this playbook")
-	limit := fs.Int("limit", 50, "at most N runs")
-	pos, err := parseFlags(fs, args)
+type runsFlags struct {
+	asJSON   bool
+	playbook string
+	limit    int
+}
+
+func (a *app) runsCommand() *cobra.Command {
+	var f runsFlags
+	c := &cobra.Command{
+		Use:   "runs",
+		Short: "run history (runs show ID: one run record)",
+		Long: `List recorded runs, newest first: id, playbook, version, trigger, status,
+number of steps and start time. goshawk runs show ID prints one run record.
+Reads only the store: needs no secrets.`,
+		Example: "  goshawk runs\n  goshawk runs --playbook hunt_enrich_post --limit 10\n  goshawk runs show 42 --json",
+		Args:    argsBetween(0, 0),
+		RunE: body(func(ctx context.Context, _ []string) int {
+			return cmdRuns(ctx, a, f)
+		}),
+	}
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&f.playbook, "playbook", "", "only runs of this playbook")
+	c.Flags().IntVar(&f.limit, "limit", 50, "at most N runs")
+	c.AddCommand(a.runsShowCommand())
+	return c
+}
+
+func (a *app) runsShowCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "show one run record",
+		Long: `Show one recorded run: its playbook, version, trigger, status and duration,
+each step with its status, duration and message, then the result or the
+error. Reads only the store: needs no secrets.`,
+		Example: "  goshawk runs show 42\n  goshawk runs show 42 --json",
+		Args:    argsBetween(1, 1),
+		RunE: body(func(ctx context.Context, pos []string) int {
+			id, err := strconv.ParseInt(pos[0], 10, 64)
+			if err != nil || id <= 0 {
+				return a.fail(usagef("run ID must be a positive integer, got %q", pos[0]))
+			}
+			return cmdRunsShow(ctx, a, id, asJSON)
+		}),
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func cmdRunsShow(ctx context.Context, a *app, id int64, asJSON bool) int {
+	st, code := a.openConfiguredStore(ctx)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	r, err := st.GetRun(ctx, id)
 	if err != nil {
 		return a.fail(err)
 	}
-	showID := int64(0)
-	switch {
-	case len(pos) == 0:
-	case len(pos) == 2 && pos[0] == "show":
-		if showID, err = strconv.ParseInt(pos[1], 10, 64); err != nil || showID <= 0 {
-			return a.fail(usagef("run ID must be a positive integer, got %q", pos[1]))
-		}
-	default:
-		return a.fail(usagef("usage: goshawk runs [--playbook P] [--json] | goshawk runs show ID [--json]"))
+	if asJSON {
+		printJSON(a.stdout, r)
+	} else {
+		printRun(a.stdout, &r)
 	}
-	if *limit < 1 {
-		return a.fail(usagef("--limit must be positive"))
+	return exitOK
+}
+
+func cmdRuns(ctx context.Context, a *app, f runsFlags) int {
+	if f.limit < 1 {
+		return a.fail(usagef("--limit must be positive, got %d", f.limit))
 	}
 	st, code := a.openConfiguredStore(ctx)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	if showID > 0 {
-		r, err := st.GetRun(ctx, showID)
-		if err != nil {
-			return a.fail(err)
-		}
-		if *asJSON {
-			printJSON(a.stdout, r)
-		} else {
-			printRun(a.stdout, &r)
-		}
-		return exitOK
-	}
-	runs, err := st.ListRuns(ctx, store.RunQuery{Playbook: *playbook, Limit: *limit})
+	runs, err := st.ListRuns(ctx, store.RunQuery{Playbook: f.playbook, Limit: f.limit})
 	if err != nil {
 		return a.fail(err)
 	}
-	if *asJSON {
+	if f.asJSON {
 		if runs == nil {
 			runs = []store.Run{}
 		}

@@ -2,23 +2,36 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/server"
 )
 
-func cmdServe(ctx context.Context, a *app, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return a.fail(err)
+func (a *app) serveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "run schedules, on_poll triggers, the watcher and the HTTP API until SIGINT/SIGTERM",
+		Long: `Run the engine until SIGINT or SIGTERM: scheduled playbooks, scheduled polls
+and the on_poll playbooks of each new container, the file watcher that
+reloads changed playbooks, plugins and config, and the HTTP API on the
+config's listen address (api_token is required when it is not loopback).
+On shutdown, runs in flight get shutdown_grace to finish.
+
+Opens every asset, so their secrets must be in the environment. For logs a
+machine reads, add --log-format json.`,
+		Example: "  goshawk serve\n  goshawk serve --config /etc/goshawk/goshawk.yaml --log-format json",
+		Args:    argsBetween(0, 0),
+		RunE: body(func(ctx context.Context, _ []string) int {
+			return cmdServe(ctx, a)
+		}),
 	}
-	if len(pos) > 0 {
-		return a.fail(usagef("usage: goshawk [--config FILE] [--log-format text|json] serve (serve takes no arguments)"))
-	}
+}
+
+func cmdServe(ctx context.Context, a *app) int {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return a.configFail(err)

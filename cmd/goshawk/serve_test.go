@@ -344,10 +344,11 @@ func BenchmarkServeIdleRSS(b *testing.B) {
 	for range b.N {
 		// The demo's folder: its config points at the emulators.
 		dir := b.TempDir()
-		cfgPath, err := writeDemoFolder(dir, "127.0.0.1:0", tc.URL, tq.URL)
+		folder, err := writeDemoFolder(dir, "127.0.0.1:0", tc.URL, tq.URL, false)
 		if err != nil {
 			b.Fatal(err)
 		}
+		cfgPath := folder.config
 		pbDir := filepath.Join(dir, "playbooks")
 		if err := os.RemoveAll(pbDir); err != nil {
 			b.Fatal(err)

@@ -1,0 +1,227 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goshawk/goshawk/engine/store"
+)
+
+const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node`
+
+// StartRun records r as running on this node and assigns r.ID. See
+// store.Runs.
+func (s *Store) StartRun(ctx context.Context, r *store.Run) error {
+	return s.startRun(ctx, s.pool, r)
+}
+
+// StartRunTx is StartRun within the caller's transaction.
+func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, r *store.Run) error {
+	return s.startRun(ctx, tx, r)
+}
+
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Store) startRun(ctx context.Context, q queryRower, r *store.Run) error {
+	if r.Playbook == "" {
+		return errors.New("store: start run: no playbook name: set Run.Playbook")
+	}
+	inputs, err := json.Marshal(nonNilMap(r.Inputs))
+	if err != nil {
+		return fmt.Errorf("store: start run of %s: inputs are not JSON-encodable: %w", r.Playbook, err)
+	}
+	if r.Started.IsZero() {
+		r.Started = s.now()
+	}
+	r.Started = r.Started.UTC().Truncate(time.Microsecond)
+	var containerID *int64
+	if r.ContainerID != 0 {
+		containerID = &r.ContainerID
+	}
+	// The partial unique index on (playbook, container_id) is the
+	// exactly-once guard, across every node: DO NOTHING returns no row.
+	var id int64
+	err = q.QueryRow(ctx, `INSERT INTO goshawk_runs
+		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node)
+		VALUES ($1, $2, $3, 'running', $4, 'null', '', $5, NULL, $6, $7)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		r.Playbook, r.Version, r.Trigger, string(inputs), r.Started, containerID, s.node).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("store: start run of %s for container %d: %w", r.Playbook, r.ContainerID, store.ErrDuplicateRun)
+	}
+	if err != nil {
+		return fmt.Errorf("store: start run of %s: %w", r.Playbook, err)
+	}
+	r.ID, r.Status, r.Finished = id, store.RunRunning, nil
+	return nil
+}
+
+// FinishRun records the outcome of run r.ID. See the SQLite store: the
+// steps replace those recorded before, and a result that cannot be encoded
+// is recorded as null with the reason appended to r.Error.
+func (s *Store) FinishRun(ctx context.Context, r *store.Run) error {
+	switch r.Status {
+	case store.RunSuccess, store.RunFailed, store.RunTimeout, store.RunInterrupted:
+	default:
+		return fmt.Errorf("store: finish run %d: status %q is not a final status: use success, failed, timeout or interrupted", r.ID, r.Status)
+	}
+	resultJSON, err := json.Marshal(r.Result)
+	result := string(resultJSON)
+	if err != nil {
+		r.Result, result = nil, "null"
+		msg := "the result could not be stored: " + err.Error()
+		if r.Error != "" {
+			msg = r.Error + "; " + msg
+		}
+		r.Error = msg
+	}
+	finished := s.now()
+	if r.Finished != nil {
+		finished = *r.Finished
+	}
+	finished = finished.UTC().Truncate(time.Microsecond)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE goshawk_runs SET status = $1, result = $2, error = $3, finished = $4 WHERE id = $5`,
+			r.Status, result, r.Error, finished, r.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM goshawk_steps WHERE run_id = $1`, r.ID); err != nil {
+			return err
+		}
+		if len(r.Steps) == 0 {
+			return nil
+		}
+		rows := make([][]any, len(r.Steps))
+		for i, st := range r.Steps {
+			rows[i] = []any{r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS}
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"goshawk_steps"},
+			[]string{"run_id", "seq", "asset", "action", "status", "message", "duration_ms"}, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
+	}
+	r.Finished = &finished
+	return nil
+}
+
+// ListRuns returns runs, newest first, with their steps.
+func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error) {
+	where, args := `true`, []any{}
+	if q.Playbook != "" {
+		where, args = `playbook = $1`, append(args, q.Playbook)
+	}
+	args = append(args, store.ClampLimit(q.Limit))
+	selected := fmt.Sprintf(`SELECT id FROM goshawk_runs WHERE %s ORDER BY id DESC LIMIT $%d`, where, len(args))
+	var runs []store.Run
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		runs, _, err = queryRuns(ctx, tx, `SELECT `+runColumns+` FROM goshawk_runs WHERE id IN (`+selected+`) ORDER BY id DESC`, args...)
+		if err != nil || len(runs) == 0 {
+			return err
+		}
+		return attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM goshawk_steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// GetRun returns one run with its steps.
+func (s *Store) GetRun(ctx context.Context, id int64) (store.Run, error) {
+	r, _, err := s.GetRunNode(ctx, id)
+	return r, err
+}
+
+// GetRunNode returns one run with its steps, and the node that ran it.
+func (s *Store) GetRunNode(ctx context.Context, id int64) (store.Run, string, error) {
+	var runs []store.Run
+	var nodes []string
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		runs, nodes, err = queryRuns(ctx, tx, `SELECT `+runColumns+` FROM goshawk_runs WHERE id = $1`, id)
+		if err == nil && len(runs) == 0 {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM goshawk_steps WHERE run_id = $1 ORDER BY seq`, id)
+	})
+	if err != nil {
+		return store.Run{}, "", fmt.Errorf("store: run %d: %w", id, err)
+	}
+	return runs[0], nodes[0], nil
+}
+
+func queryRuns(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]store.Run, []string, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	out, nodes := []store.Run{}, []string{}
+	for rows.Next() {
+		var r store.Run
+		var inputs, result, node string
+		var containerID *int64
+		err := rows.Scan(&r.ID, &r.Playbook, &r.Version, &r.Trigger, &r.Status, &inputs, &result, &r.Error,
+			&r.Started, &r.Finished, &containerID, &node)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := json.Unmarshal([]byte(inputs), &r.Inputs); err != nil {
+			return nil, nil, fmt.Errorf("run %d: corrupt inputs: %w", r.ID, err)
+		}
+		if err := json.Unmarshal([]byte(result), &r.Result); err != nil {
+			return nil, nil, fmt.Errorf("run %d: corrupt result: %w", r.ID, err)
+		}
+		r.Started = r.Started.UTC()
+		if r.Finished != nil {
+			f := r.Finished.UTC()
+			r.Finished = &f
+		}
+		if containerID != nil {
+			r.ContainerID = *containerID
+		}
+		r.Inputs, r.Steps = nonNilMap(r.Inputs), []store.Step{}
+		out, nodes = append(out, r), append(nodes, node)
+	}
+	return out, nodes, rows.Err()
+}
+
+func attachSteps(ctx context.Context, tx pgx.Tx, runs []store.Run, query string, args ...any) error {
+	byID := make(map[int64]*store.Run, len(runs))
+	for i := range runs {
+		byID[runs[i].ID] = &runs[i]
+	}
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var runID int64
+		var st store.Step
+		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS); err != nil {
+			return err
+		}
+		if r := byID[runID]; r != nil {
+			r.Steps = append(r.Steps, st)
+		}
+	}
+	return rows.Err()
+}
