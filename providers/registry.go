@@ -265,7 +265,7 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 		}
 		return nil, fmt.Errorf("%s.%s: %w", a.Name, action, err)
 	}
-	res := spec.Run(ctx, &Call{Asset: a.Name, Conn: a.Conn, Params: vals, Env: env.withDefaults()})
+	res := spec.Run(ctx, &Call{Asset: a.Name, Conn: a.Conn, Params: vals, Env: env.forCall(a.Name, action)})
 	if res == nil {
 		res = Failedf("%s.%s: the action returned no result", a.Name, action)
 	}

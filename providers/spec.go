@@ -76,6 +76,15 @@ type Env struct {
 	Now    func() time.Time
 }
 
+// forCall fills the defaults and names the asset and action in every log
+// line of the call, once: loggers built by engine/logx drop a repeated key,
+// so a caller that named the asset already does not get it twice.
+func (e Env) forCall(asset, action string) Env {
+	e = e.withDefaults()
+	e.Log = e.Log.With("asset", asset, "action", action)
+	return e
+}
+
 func (e Env) withDefaults() Env {
 	if e.Log == nil {
 		e.Log = slog.New(slog.DiscardHandler)

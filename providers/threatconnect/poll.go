@@ -171,7 +171,7 @@ func runPoll(ctx context.Context, c *Client, call *providers.Call) *providers.Re
 		after, start = &cp, cp.added
 	}
 
-	warn := func(msg string, args ...any) { call.Env.Log.Warn(msg, append([]any{"asset", call.Asset}, args...)...) }
+	warn := call.Env.Log.Warn
 	found, fetched, err := c.fetchNew(ctx, env(call), start, after, limit, warn)
 	if err != nil {
 		r := c.failure(err) // nothing was ingested: the checkpoint stays

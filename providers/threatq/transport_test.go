@@ -388,3 +388,36 @@ func TestHTTPProxy(t *testing.T) {
 		t.Fatalf("proxied %v, want %v", proxied, want)
 	}
 }
+
+// An event whose response was lost was created: create_event reports the
+// failure and does not create it a second time.
+func TestCreateEventIsNotResentAfterALostResponse(t *testing.T) {
+	f := newFixture(t, tqfake.Options{}, nil)
+	mustSucceed(t, f.invoke(t, "test_connectivity", nil))
+	before := f.fake.RequestCount()
+	f.fake.LoseResponseNext(1)
+	mustFail(t, f.invoke(t, "create_event", map[string]any{"title": "lost once", "type": "Malware", "happened_at": "2024-01-02 03:04:05"}), "Error connecting: POST /api/events")
+	if n := f.fake.RequestCount() - before; n != 1 {
+		t.Fatalf("attempts = %d, want 1", n)
+	}
+	created := 0
+	for _, ev := range f.fake.Events() {
+		if ev.Title == "lost once" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("the event exists %d times, want once", created)
+	}
+}
+
+func TestGetIsRetriedAfterALostResponse(t *testing.T) {
+	f := newFixture(t, tqfake.Options{}, nil)
+	mustSucceed(t, f.invoke(t, "test_connectivity", nil))
+	before := f.fake.RequestCount()
+	f.fake.LoseResponseNext(1)
+	mustSucceed(t, f.invoke(t, "get_indicator_by_id", map[string]any{"id": "1"}))
+	if n := f.fake.RequestCount() - before; n != 2 {
+		t.Fatalf("attempts = %d, want 2", n)
+	}
+}

@@ -18,16 +18,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/fakekit"
 )
 
 // The credentials the emulator accepts unless Options says otherwise; they
@@ -40,10 +38,6 @@ const (
 // maxTimestampSkew is how far a request's Timestamp may be from the server
 // clock, in seconds, before TC refuses it.
 const maxTimestampSkew = 300
-
-// maxRecorded bounds the request log so long benchmarks do not grow it
-// without limit; Requests returns the most recent ones.
-const maxRecorded = 10000
 
 // maxBody bounds request bodies; TC's indicator bodies are a few kilobytes.
 const maxBody = 1 << 20
@@ -68,15 +62,14 @@ type Options struct {
 
 // Request is one request as the emulator received it, with the
 // Authorization header redacted.
-type Request struct {
-	Method     string
-	RequestURI string
-	Header     http.Header
-	Body       []byte
-}
+type Request = fakekit.Request
 
-// Server is the emulator. All its methods are safe for concurrent use.
+// Server is the emulator. All its methods are safe for concurrent use. The
+// request log and the fault knobs (FailNext, ResetNext, LoseResponseNext,
+// SetLatency) are fakekit's.
 type Server struct {
+	fakekit.Kit
+
 	// URL is the base a client configures: base_url = URL routes to /v3 and
 	// base_url = URL+"/api" routes to /api/v3. It is empty for NewHandler
 	// until SetURL is called.
@@ -91,18 +84,9 @@ type Server struct {
 	mu   sync.RWMutex
 	data *dataset
 
-	count    atomic.Int64
-	reqMu    sync.Mutex
-	requests []Request
-
-	knobMu     sync.Mutex
-	base       string
-	failN      int
-	failStatus int
-	retryAfter string
-	resetN     int
-	latency    time.Duration
-	skew       time.Duration
+	knobMu sync.Mutex
+	base   string
+	skew   time.Duration
 }
 
 // New builds a Server and starts it on a loopback port.
@@ -125,6 +109,10 @@ func NewHandler(opts Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.Kit.MaxBody = maxBody
+	s.Kit.Fail = func(w http.ResponseWriter, status int) {
+		writeError(w, status, errCodeFor(status), http.StatusText(status))
 	}
 	s.user = User{ID: 2251700814002001, Owner: seedOwners[0].Name, UserName: s.accessID, FirstName: "API", LastName: "User", Pseudonym: "APIUserYSRPA"}
 	if !opts.Empty {
@@ -153,56 +141,6 @@ func (s *Server) Close() {
 	if s.ts != nil {
 		s.ts.Close()
 	}
-}
-
-// RequestCount returns how many requests reached the handler, whatever
-// their route or outcome.
-func (s *Server) RequestCount() int64 { return s.count.Load() }
-
-// Requests returns the recorded requests, oldest first (at most the last
-// 10000).
-func (s *Server) Requests() []Request {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	recent := s.requests[max(0, len(s.requests)-maxRecorded):]
-	out := make([]Request, len(recent))
-	for i, r := range recent {
-		out[i] = Request{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone(), Body: slices.Clone(r.Body)}
-	}
-	return out
-}
-
-// ResetRequests forgets the recorded requests and zeroes RequestCount.
-func (s *Server) ResetRequests() {
-	s.reqMu.Lock()
-	s.requests = nil
-	s.count.Store(0)
-	s.reqMu.Unlock()
-}
-
-// FailNext makes the next n requests answer status with a v3 error
-// envelope, and a Retry-After header when retryAfter is not empty. Faults
-// apply before authentication, as a proxy or rate limiter in front of TC
-// would.
-func (s *Server) FailNext(n int, status int, retryAfter string) {
-	s.knobMu.Lock()
-	s.failN, s.failStatus, s.retryAfter = max(n, 0), status, retryAfter
-	s.knobMu.Unlock()
-}
-
-// SetLatency delays every following response by d (0 turns it off). A
-// client that gives up earlier sees its own timeout.
-func (s *Server) SetLatency(d time.Duration) {
-	s.knobMu.Lock()
-	s.latency = d
-	s.knobMu.Unlock()
-}
-
-// ResetNext makes the next n requests fail with a reset connection.
-func (s *Server) ResetNext(n int) {
-	s.knobMu.Lock()
-	s.resetN = max(n, 0)
-	s.knobMu.Unlock()
 }
 
 // SetClockSkew moves the server clock by d relative to Options.Now.
@@ -290,44 +228,11 @@ func (s *Server) Find(typ, summary string) (Indicator, bool) {
 
 // ServeHTTP applies the fault knobs, authenticates and routes one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.count.Add(1)
-	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	s.record(r, body)
+	s.Kit.Serve(w, r, s.serve)
+}
 
-	s.knobMu.Lock()
-	latency := s.latency
-	reset := s.resetN > 0
-	if reset {
-		s.resetN--
-	}
-	failStatus, retryAfter := 0, ""
-	if !reset && s.failN > 0 {
-		s.failN--
-		failStatus, retryAfter = s.failStatus, s.retryAfter
-	}
-	s.knobMu.Unlock()
-
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	if reset {
-		resetConnection(w)
-		return
-	}
-	if failStatus != 0 {
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
-		}
-		writeError(w, failStatus, errCodeFor(failStatus), http.StatusText(failStatus))
-		return
-	}
-	if tooLarge := (*http.MaxBytesError)(nil); errors.As(readErr, &tooLarge) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte, readErr error) {
+	if errors.Is(readErr, fakekit.ErrBodyTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "0x1001", "request body is larger than 1 MiB: send one indicator per request")
 		return
 	} else if readErr != nil {
@@ -339,39 +244,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.route(w, r, body)
-}
-
-func (s *Server) record(r *http.Request, body []byte) {
-	h := r.Header.Clone()
-	if h.Get("Authorization") != "" {
-		h.Set("Authorization", "[REDACTED]")
-	}
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	s.requests = append(s.requests, Request{Method: r.Method, RequestURI: r.RequestURI, Header: h, Body: body})
-	// Trim in batches so recording stays amortised O(1).
-	if len(s.requests) > 2*maxRecorded {
-		s.requests = slices.Clone(s.requests[len(s.requests)-maxRecorded:])
-	}
-}
-
-// resetConnection drops the connection without a response. SO_LINGER 0
-// makes the close send a TCP RST, which clients see as "connection reset".
-func resetConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		// HTTP/2 and recorders cannot hijack; aborting the handler is the
-		// documented way to drop the stream instead.
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = conn.Close()
 }
 
 // authenticate checks the TC HMAC scheme and returns the failure text TC

@@ -18,20 +18,20 @@ package tqfake
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/fakekit"
 )
 
 // Default credentials accepted by a Server whose Options leave them empty.
@@ -45,10 +45,6 @@ const (
 // DefaultTokenLifetime is how long an access token lives when
 // Options.TokenLifetime is zero.
 const DefaultTokenLifetime = time.Hour
-
-// maxRecordedRequests bounds the request log so that long benchmarks run in
-// flat memory; RequestCount keeps counting past it.
-const maxRecordedRequests = 10_000
 
 // maxBodyBytes bounds a request body; anything larger is refused with 413 so
 // a runaway client cannot exhaust memory.
@@ -77,17 +73,14 @@ type Options struct {
 // Request is one request as the server received it, with secrets redacted:
 // the Authorization and Cookie headers, and password, client_secret and token
 // fields in the query string or body.
-type Request struct {
-	Method     string
-	RequestURI string
-	Path       string
-	Header     http.Header
-	Body       []byte
-}
+type Request = fakekit.Request
 
 // Server is a running (New) or mountable (NewHandler) ThreatQ emulator. All
-// methods are safe for concurrent use.
+// methods are safe for concurrent use. The request log and the fault knobs
+// (FailNext, ResetNext, LoseResponseNext, SetLatency) are fakekit's.
 type Server struct {
+	fakekit.Kit
+
 	// URL is the base URL of a server started by New, such as
 	// http://127.0.0.1:PORT; configure the client's url with it. It is empty
 	// for NewHandler.
@@ -97,16 +90,6 @@ type Server struct {
 	now  func() time.Time
 	ts   *httptest.Server
 	mux  *http.ServeMux
-
-	requestCount atomic.Int64
-
-	knobMu     sync.Mutex
-	requests   []Request
-	failN      int
-	failStatus int
-	failRetry  string
-	resetN     int
-	latency    time.Duration
 
 	authMu    sync.Mutex
 	tokens    map[string]time.Time // access token -> expiry
@@ -153,6 +136,12 @@ func NewHandler(opts Options) *Server {
 		tokens:    map[string]time.Time{},
 		refreshes: map[string]string{},
 	}
+	s.Kit.MaxBody = maxBodyBytes
+	s.Kit.Redact = s.redact
+	s.Kit.Fail = func(w http.ResponseWriter, status int) {
+		s.setCommonHeaders(w)
+		writeErrors(w, status, failureText(status))
+	}
 	s.data = newDataset(s.now().Truncate(time.Second), !opts.Empty)
 	s.mux = s.routes()
 	return s
@@ -168,97 +157,21 @@ func (s *Server) Close() {
 	}
 }
 
-// RequestCount reports how many requests reached the handler, whatever their
-// route or outcome.
-func (s *Server) RequestCount() int64 { return s.requestCount.Load() }
-
-// Requests returns the recorded requests, oldest first. Only the most recent
-// 10,000 are kept.
-func (s *Server) Requests() []Request {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// ResetRequests forgets the recorded requests and zeroes RequestCount.
-func (s *Server) ResetRequests() {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	s.requests = nil
-	s.requestCount.Store(0)
-}
-
-// FailNext makes the next n requests answer status with a JSON error body,
-// plus a Retry-After header when retryAfter is non-empty.
-func (s *Server) FailNext(n, status int, retryAfter string) {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	s.failN, s.failStatus, s.failRetry = n, status, retryAfter
-}
-
-// SetLatency delays every following request by d before it is answered. A
-// client that gives up earlier is released at once.
-func (s *Server) SetLatency(d time.Duration) {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	s.latency = d
-}
-
-// ResetNext makes the next n requests end with a reset connection and no
-// response.
-func (s *Server) ResetNext(n int) {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	s.resetN = n
-}
-
 // ServeHTTP records the request, applies the fault knobs and routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	s.record(r, body)
-	if err != nil {
+	s.Kit.Serve(w, r, s.serve)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte, err error) {
+	if errors.Is(err, fakekit.ErrBodyTooLarge) {
+		writeErrors(w, http.StatusRequestEntityTooLarge, "The request body is too large.")
+		return
+	} else if err != nil {
 		writeErrors(w, http.StatusBadRequest, "The request body could not be read.")
 		return
 	}
-	if len(body) > maxBodyBytes {
-		writeErrors(w, http.StatusRequestEntityTooLarge, "The request body is too large.")
-		return
-	}
-
-	reset, latency, failStatus, failRetry := s.takeFaults()
-	if reset {
-		abortConnection(w)
-		return
-	}
-	if latency > 0 && !sleep(r.Context(), latency) {
-		return
-	}
-	if failStatus != 0 {
-		s.setCommonHeaders(w)
-		if failRetry != "" {
-			w.Header().Set("Retry-After", failRetry)
-		}
-		writeErrors(w, failStatus, failureText(failStatus))
-		return
-	}
-
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	s.mux.ServeHTTP(w, r)
-}
-
-// takeFaults consumes one unit of each armed fault knob.
-func (s *Server) takeFaults() (reset bool, latency time.Duration, failStatus int, failRetry string) {
-	s.knobMu.Lock()
-	defer s.knobMu.Unlock()
-	if s.resetN > 0 {
-		s.resetN--
-		return true, 0, 0, ""
-	}
-	if s.failN > 0 {
-		s.failN--
-		failStatus, failRetry = s.failStatus, s.failRetry
-	}
-	return false, s.latency, failStatus, failRetry
 }
 
 // failureText is the body of a forced failure, worded as Laravel words it.
@@ -272,37 +185,6 @@ func failureText(status int) string {
 	return fmt.Sprintf("Error %d", status)
 }
 
-// sleep waits for d or until ctx ends, reporting whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// abortConnection drops the TCP connection without a response. A zero linger
-// makes the kernel send RST, which is what a crashing proxy looks like to a
-// client.
-func abortConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		// net/http closes the connection quietly for this sentinel.
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = conn.Close()
-}
-
 // secretKeys are request fields whose values never reach the request log.
 var secretKeys = map[string]bool{
 	"password":      true,
@@ -311,30 +193,12 @@ var secretKeys = map[string]bool{
 	"access_token":  true,
 }
 
-const redacted = "[REDACTED]"
+const redacted = fakekit.Redacted
 
-func (s *Server) record(r *http.Request, body []byte) {
-	s.requestCount.Add(1)
-	header := r.Header.Clone()
-	for _, h := range []string{"Authorization", "Cookie"} {
-		if header.Get(h) != "" {
-			header.Set(h, redacted)
-		}
-	}
-	req := Request{
-		Method:     r.Method,
-		RequestURI: redactURI(r.RequestURI),
-		Path:       r.URL.Path,
-		Header:     header,
-		Body:       s.redactBody(body, r.Header.Get("Content-Type")),
-	}
-	s.knobMu.Lock()
-	if len(s.requests) >= maxRecordedRequests {
-		// Drop the oldest quarter at once so trimming stays amortised O(1).
-		s.requests = append(s.requests[:0], s.requests[maxRecordedRequests/4:]...)
-	}
-	s.requests = append(s.requests, req)
-	s.knobMu.Unlock()
+// redact removes the grant's secrets from a recorded request.
+func (s *Server) redact(req *Request) {
+	req.RequestURI = redactURI(req.RequestURI)
+	req.Body = s.redactBody(req.Body, req.Header.Get("Content-Type"))
 }
 
 func redactURI(uri string) string {
