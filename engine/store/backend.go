@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -91,3 +93,72 @@ var (
 	errTooManyTags  = fmt.Errorf("a container holds at most %d tags", maxTags)
 	errTooManyNotes = fmt.Errorf("a container holds at most %d notes", maxNotes)
 )
+
+// StepColumns is the stored form of a step's record beyond its outcome,
+// shared by the backends; a nil field is a part not recorded.
+type StepColumns struct {
+	Started                   *time.Time
+	Params, Result, Truncated *string
+}
+
+// EncodeStep returns the stored form of st's record.
+func EncodeStep(st *Step) (StepColumns, error) {
+	row, err := encodeStep(st)
+	if err != nil {
+		return StepColumns{}, err
+	}
+	var c StepColumns
+	if !st.Started.IsZero() {
+		t := st.Started.UTC()
+		c.Started = &t
+	}
+	c.Params, c.Result, c.Truncated = nullString(row.params), nullString(row.result), nullString(row.truncated)
+	return c, nil
+}
+
+// DecodeStep fills st's record from its stored form; st's Status and
+// Message must be set already.
+func DecodeStep(st *Step, c StepColumns) error {
+	var row stepRow
+	row.params, row.result, row.truncated = toNull(c.Params), toNull(c.Result), toNull(c.Truncated)
+	if err := row.decode(st); err != nil {
+		return err
+	}
+	if c.Started != nil {
+		st.Started = c.Started.UTC()
+	}
+	return nil
+}
+
+// EncodeLog returns the stored form of a run's log: nil when it has no
+// lines.
+func EncodeLog(lines []LogLine) (*string, error) {
+	v, err := encodeLog(lines)
+	return nullString(v), err
+}
+
+// DecodeLog reads a run's log from its stored form.
+func DecodeLog(text *string) ([]LogLine, error) {
+	if text == nil || *text == "" {
+		return nil, nil
+	}
+	var lines []LogLine
+	if err := json.Unmarshal([]byte(*text), &lines); err != nil {
+		return nil, fmt.Errorf("corrupt log: %w", err)
+	}
+	return lines, nil
+}
+
+func nullString(v sql.NullString) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.String
+}
+
+func toNull(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}

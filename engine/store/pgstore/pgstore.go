@@ -329,6 +329,17 @@ CREATE TABLE goshawk_nodes (
 	info      text NOT NULL DEFAULT '{}'
 );
 `,
+	// 2: run records you can debug from (the SQLite store's schema 2): each
+	// step keeps when it started, its parameters, its result's summary and
+	// data, and how it was cut; each run keeps its log lines. A step's
+	// start is RFC 3339 text with nanoseconds, as the runner took it.
+	`
+ALTER TABLE goshawk_steps ADD COLUMN started text;
+ALTER TABLE goshawk_steps ADD COLUMN params text;
+ALTER TABLE goshawk_steps ADD COLUMN result text;
+ALTER TABLE goshawk_steps ADD COLUMN truncated text;
+ALTER TABLE goshawk_runs ADD COLUMN log text;
+`,
 }
 
 // migrate applies goshawk's migrations and River's, holding a session

@@ -12,7 +12,9 @@ import (
 	"github.com/goshawk/goshawk/engine/store"
 )
 
-const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node`
+const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node, log`
+
+const stepColumns = `run_id, asset, action, status, message, duration_ms, started, params, result, truncated`
 
 // StartRun records r as running on this node and assigns r.ID. See
 // store.Runs.
@@ -87,9 +89,27 @@ func (s *Store) FinishRun(ctx context.Context, r *store.Run) error {
 		finished = *r.Finished
 	}
 	finished = finished.UTC().Truncate(time.Microsecond)
+	logText, err := store.EncodeLog(r.Log)
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
+	}
+	rows := make([][]any, len(r.Steps))
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		c, err := store.EncodeStep(st)
+		if err != nil {
+			return fmt.Errorf("store: finish run %d: step %d: %w", r.ID, i+1, err)
+		}
+		var started *string
+		if c.Started != nil {
+			t := c.Started.Format(time.RFC3339Nano)
+			started = &t
+		}
+		rows[i] = []any{r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS, started, c.Params, c.Result, c.Truncated}
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE goshawk_runs SET status = $1, result = $2, error = $3, finished = $4 WHERE id = $5`,
-			r.Status, result, r.Error, finished, r.ID)
+		tag, err := tx.Exec(ctx, `UPDATE goshawk_runs SET status = $1, result = $2, error = $3, finished = $4, log = $5 WHERE id = $6`,
+			r.Status, result, r.Error, finished, logText, r.ID)
 		if err != nil {
 			return err
 		}
@@ -102,12 +122,9 @@ func (s *Store) FinishRun(ctx context.Context, r *store.Run) error {
 		if len(r.Steps) == 0 {
 			return nil
 		}
-		rows := make([][]any, len(r.Steps))
-		for i, st := range r.Steps {
-			rows[i] = []any{r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS}
-		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"goshawk_steps"},
-			[]string{"run_id", "seq", "asset", "action", "status", "message", "duration_ms"}, pgx.CopyFromRows(rows))
+			[]string{"run_id", "seq", "asset", "action", "status", "message", "duration_ms", "started", "params", "result", "truncated"},
+			pgx.CopyFromRows(rows))
 		return err
 	})
 	if err != nil {
@@ -132,7 +149,7 @@ func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, er
 		if err != nil || len(runs) == 0 {
 			return err
 		}
-		return attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM goshawk_steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...)
+		return attachSteps(ctx, tx, runs, `SELECT `+stepColumns+` FROM goshawk_steps WHERE run_id IN (`+selected+`) ORDER BY run_id, seq`, args...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list runs: %w", err)
@@ -159,7 +176,7 @@ func (s *Store) GetRunNode(ctx context.Context, id int64) (store.Run, string, er
 		if err != nil {
 			return err
 		}
-		return attachSteps(ctx, tx, runs, `SELECT run_id, asset, action, status, message, duration_ms FROM goshawk_steps WHERE run_id = $1 ORDER BY seq`, id)
+		return attachSteps(ctx, tx, runs, `SELECT `+stepColumns+` FROM goshawk_steps WHERE run_id = $1 ORDER BY seq`, id)
 	})
 	if err != nil {
 		return store.Run{}, "", fmt.Errorf("store: run %d: %w", id, err)
@@ -178,8 +195,9 @@ func queryRuns(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]sto
 		var r store.Run
 		var inputs, result, node string
 		var containerID *int64
+		var logText *string
 		err := rows.Scan(&r.ID, &r.Playbook, &r.Version, &r.Trigger, &r.Status, &inputs, &result, &r.Error,
-			&r.Started, &r.Finished, &containerID, &node)
+			&r.Started, &r.Finished, &containerID, &node, &logText)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -188,6 +206,9 @@ func queryRuns(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]sto
 		}
 		if err := json.Unmarshal([]byte(result), &r.Result); err != nil {
 			return nil, nil, fmt.Errorf("run %d: corrupt result: %w", r.ID, err)
+		}
+		if r.Log, err = store.DecodeLog(logText); err != nil {
+			return nil, nil, fmt.Errorf("run %d: %w", r.ID, err)
 		}
 		r.Started = r.Started.UTC()
 		if r.Finished != nil {
@@ -216,8 +237,21 @@ func attachSteps(ctx context.Context, tx pgx.Tx, runs []store.Run, query string,
 	for rows.Next() {
 		var runID int64
 		var st store.Step
-		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS); err != nil {
+		var c store.StepColumns
+		var started *string
+		if err := rows.Scan(&runID, &st.Asset, &st.Action, &st.Status, &st.Message, &st.DurationMS,
+			&started, &c.Params, &c.Result, &c.Truncated); err != nil {
 			return err
+		}
+		if started != nil {
+			t, err := time.Parse(time.RFC3339Nano, *started)
+			if err != nil {
+				return fmt.Errorf("run %d: step %s.%s: corrupt start time %q", runID, st.Asset, st.Action, *started)
+			}
+			c.Started = &t
+		}
+		if err := store.DecodeStep(&st, c); err != nil {
+			return fmt.Errorf("run %d: step %s.%s: %w", runID, st.Asset, st.Action, err)
 		}
 		if r := byID[runID]; r != nil {
 			r.Steps = append(r.Steps, st)

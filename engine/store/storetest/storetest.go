@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"KV", testKV},
 		{"Runs", testRuns},
 		{"ListRuns", testListRuns},
+		{"RunRecordDetails", testRunRecordDetails},
 		{"RunOncePerContainer", testRunOncePerContainer},
 		{"RunOncePerContainerConcurrent", testRunOncePerContainerConcurrent},
 		{"ReopenKeepsData", testReopenKeepsData},
@@ -597,5 +598,49 @@ func testLastContainerID(t *testing.T, open func(func() time.Time) Backend) {
 	}
 	if id, err := s.LastContainerID(ctx, "tc"); err != nil || id != batch[2].ID {
 		t.Errorf("LastContainerID(tc) = %d, %v; want %d", id, err, batch[2].ID)
+	}
+}
+
+// testRunRecordDetails round-trips what a run record keeps beyond its
+// outcome: each step's start, parameters, whole result and truncation, and
+// the run's log lines.
+func testRunRecordDetails(t *testing.T, open func(func() time.Time) Backend) {
+	ctx := context.Background()
+	s := open(fixedClock)
+	r := &store.Run{Playbook: "hunt", Trigger: "manual"}
+	if err := s.StartRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Date(2025, 3, 8, 9, 35, 46, 123456789, time.UTC)
+	r.Status = store.RunSuccess
+	r.Steps = []store.Step{
+		{Asset: "tc", Action: "hunt_ip", Status: "success", Message: "found 1", DurationMS: 1.5, Started: started,
+			Params: json.RawMessage(`{"ip":"1.2.3.4"}`),
+			Result: &store.StepResult{Status: "success", Message: "found 1", Summary: json.RawMessage(`{"total":1}`), Data: json.RawMessage(`[{"id":7}]`)}},
+		{Asset: "tc", Action: "hunt_ip", Status: "success", Message: "big", Started: started,
+			Result:    &store.StepResult{Status: "success", Message: "big", Summary: json.RawMessage(`{"total":900}`), Data: json.RawMessage(`[{"id":1}]`)},
+			Truncated: &store.Truncation{Bytes: 70000, Limit: 65536, Omitted: []string{"params", "data[1:]"}}},
+		{Asset: "tc", Action: "bad_call", Status: "failed", Message: "malformed"}, // no params, no result
+	}
+	r.Log = []store.LogLine{
+		{Time: started, Level: "INFO", Message: "hunting", Fields: json.RawMessage(`{"fields":{"ip":"1.2.3.4"}}`)},
+		{Time: started.Add(time.Millisecond), Level: "WARN", Message: "slow"},
+	}
+	if err := s.FinishRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRun(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Steps, r.Steps) {
+		t.Errorf("steps =\n%+v\nwant\n%+v", got.Steps, r.Steps)
+	}
+	if !reflect.DeepEqual(got.Log, r.Log) {
+		t.Errorf("log =\n%+v\nwant\n%+v", got.Log, r.Log)
+	}
+	listed, err := s.ListRuns(ctx, store.RunQuery{Playbook: "hunt"})
+	if err != nil || len(listed) != 1 || !reflect.DeepEqual(listed[0].Steps, r.Steps) || !reflect.DeepEqual(listed[0].Log, r.Log) {
+		t.Errorf("ListRuns = %+v, %v; want the same record as GetRun", listed, err)
 	}
 }
