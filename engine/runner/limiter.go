@@ -26,23 +26,35 @@ func newLimiter(size, queue int) *limiter {
 // acquire takes a slot, waiting in the queue if need be. Closing stop
 // (shutdown) releases the waiters with ErrShuttingDown.
 func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) error {
+	slot, err := l.reserve()
+	if err != nil || slot {
+		return err
+	}
+	return l.await(ctx, stop)
+}
+
+// reserve takes a free slot (slot true) or a place in the queue without
+// waiting; a reserved place is then turned into a slot by await, or given
+// back by leave.
+func (l *limiter) reserve() (slot bool, err error) {
 	select {
 	case l.slots <- struct{}{}:
-		return nil
+		return true, nil
 	default:
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.waiting >= l.queue {
-		l.mu.Unlock()
-		return fmt.Errorf("%w: %d runs running and %d waiting; raise concurrency or queue in the playbook, or retry later", ErrQueueFull, l.size, l.queue)
+		return false, fmt.Errorf("%w: %d runs running and %d waiting; raise concurrency or queue in the playbook, or retry later", ErrQueueFull, l.size, l.queue)
 	}
 	l.waiting++
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		l.waiting--
-		l.mu.Unlock()
-	}()
+	return false, nil
+}
+
+// await waits for the slot of a reserved place and leaves the queue.
+// Closing stop (shutdown) gives the place up with ErrShuttingDown.
+func (l *limiter) await(ctx context.Context, stop <-chan struct{}) error {
+	defer l.leave()
 	select {
 	case l.slots <- struct{}{}:
 		return nil
@@ -51,6 +63,13 @@ func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) error {
 	case <-stop:
 		return ErrShuttingDown
 	}
+}
+
+// leave gives back a reserved place in the queue.
+func (l *limiter) leave() {
+	l.mu.Lock()
+	l.waiting--
+	l.mu.Unlock()
 }
 
 func (l *limiter) release() { <-l.slots }

@@ -126,6 +126,12 @@ type Request struct {
 	Trigger string
 	// Container is the new container of an on_poll trigger.
 	Container *cef.Container
+	// Queue makes Start return as soon as the run is recorded, without
+	// waiting for a slot: the run takes a free slot or a place in the
+	// playbook's queue (ErrQueueFull when there is neither) and waits for
+	// its slot in the background. A webhook without ?wait answers 202
+	// with the run's id this way.
+	Queue bool
 }
 
 // Run executes one run and returns its record. The error is non-nil only
@@ -168,6 +174,7 @@ type pending struct {
 	req    Request
 	rec    *store.Run
 	lim    *limiter
+	queued bool // recorded with a place in the queue, not yet a slot
 }
 
 // begin does everything that may refuse a run: it checks the inputs, takes
@@ -190,7 +197,13 @@ func (r *Runner) begin(ctx context.Context, req Request) (*pending, error) {
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	lim := r.limiter(pb)
-	if err := lim.acquire(ctx, r.stopped.Done()); err != nil {
+	slot := true
+	if req.Queue {
+		slot, err = lim.reserve()
+	} else {
+		err = lim.acquire(ctx, r.stopped.Done())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	rec := &store.Run{
@@ -206,16 +219,34 @@ func (r *Runner) begin(ctx context.Context, req Request) (*pending, error) {
 		rec.ContainerID = req.Container.ID
 	}
 	if err := r.o.Store.StartRun(ctx, rec); err != nil {
-		lim.release()
+		if slot {
+			lim.release()
+		} else {
+			lim.leave()
+		}
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
 	}
 	r.inflight.Add(1)
-	return &pending{pb: pb, script: script, inputs: inputs, req: req, rec: rec, lim: lim}, nil
+	return &pending{pb: pb, script: script, inputs: inputs, req: req, rec: rec, lim: lim, queued: !slot}, nil
 }
 
 // finish runs a begun run to its end and releases its slot.
 func (r *Runner) finish(ctx context.Context, p *pending) {
 	defer r.inflight.Done()
+	if p.queued && p.lim.await(context.Background(), r.stopped.Done()) != nil {
+		// Shutdown began while the run waited for its slot.
+		p.rec.Status = StatusInterrupted
+		p.rec.Error = "interrupted: goshawk shut down before the run got a slot"
+		fin := r.o.Now().UTC()
+		p.rec.Finished = &fin
+		if err := r.o.Store.FinishRun(context.WithoutCancel(ctx), p.rec); err != nil {
+			r.o.Log.Error("recording the end of a run failed", "playbook", p.pb.Name, "run", p.rec.ID, "err", err)
+		}
+		if m := r.o.Metrics; m != nil {
+			m.RunFinished(p.pb.Name, p.rec.Status, 0)
+		}
+		return
+	}
 	defer p.lim.release()
 	r.execute(context.WithoutCancel(ctx), p.pb, p.script, p.inputs, p.req, p.rec)
 }

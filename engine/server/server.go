@@ -50,13 +50,53 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /api/runs/{id}", s.read(http.HandlerFunc(s.run)))
 	mux.Handle("GET /api/containers", s.read(http.HandlerFunc(s.containers)))
 	mux.Handle("GET /api/containers/{id}", s.read(http.HandlerFunc(s.container)))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the HTTP API in the README", r.Method, r.URL.Path))
-	})
-	return mux
+	s.mux = mux
+	return s
 }
 
-type server struct{ o Options }
+type server struct {
+	o   Options
+	mux *http.ServeMux
+}
+
+// ServeHTTP routes the request. A path no route has is a 404; a path that
+// has routes for other methods is a 405 with Allow, both with a JSON
+// error body.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route matched: the mux's own answer says which of the two it is.
+	probe := &statusProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		allow := probe.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the HTTP API in the README", r.Method, r.URL.Path))
+}
+
+// statusProbe records the status and headers a handler writes, and drops
+// its body.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header { return p.header }
+func (p *statusProbe) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}
+func (p *statusProbe) Write(b []byte) (int, error) {
+	p.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -138,7 +178,9 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	rec, done, err := s.o.Host.Runner.Start(r.Context(), runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook"})
+	// Without ?wait the run is recorded and answered at once, queued when
+	// every slot is busy; only a full queue refuses it.
+	rec, done, err := s.o.Host.Runner.Start(r.Context(), runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook", Queue: !wait})
 	switch {
 	case errors.Is(err, runner.ErrBadInput):
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -38,12 +38,26 @@ lua: |
 // httptest server.
 func api(t *testing.T, o server.Options) (*host.Host, *httptest.Server) {
 	t.Helper()
+	return apiWith(t, o, nil)
+}
+
+// apiWith is api with more playbook files.
+func apiWith(t *testing.T, o server.Options, more map[string]string) (*host.Host, *httptest.Server) {
+	t.Helper()
 	dir := t.TempDir()
 	pbDir := filepath.Join(dir, "playbooks")
 	if err := os.MkdirAll(pbDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for name, body := range testPlaybooks {
+		if _, replaced := more[name]; replaced {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(pbDir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range more {
 		if err := os.WriteFile(filepath.Join(pbDir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
