@@ -203,10 +203,10 @@ func TestConfigErrorsExitTwo(t *testing.T) {
 	f := newFixture(t, tcfake.Options{}, "")
 	base := fmt.Sprintf("assets:\n  tc:\n    provider: threatconnect\n    base_url: %s\n    access_id: x\n", f.tc.URL)
 	cases := []struct{ name, body, want string }{
-		{"unknown key", base + "    secret_key: ${TC_SECRET}\n    max_container: 5\n", `goshawk.yaml:7:5: unknown key assets.tc.max_container; did you mean "max_containers"?`},
-		{"missing secret", base, `goshawk.yaml:2:3: assets.tc: missing required key secret_key`},
+		{"unknown key", base + "    secret_key: ${TC_SECRET}\n    max_container: 5\n", `goshawk.yaml:7:5: unknown key "max_container" in assets.tc; did you mean "max_containers"?`},
+		{"missing secret", base, `goshawk.yaml:2:3: assets.tc: missing required key "secret_key"`},
 		{"negative max", base + "    secret_key: ${TC_SECRET}\n    max_containers: -1\n", `goshawk.yaml:7:21: assets.tc: max_containers: Please provide a positive, non zero integer in config parameter "max_containers"`},
-		{"unset var", base + "    secret_key: ${NOT_SET_ANYWHERE}\n", `goshawk.yaml:6:17: assets.tc.secret_key: environment variable NOT_SET_ANYWHERE is not set`},
+		{"unset var", base + "    secret_key: ${NOT_SET_ANYWHERE}\n", `asset tc needs NOT_SET_ANYWHERE (secret_key: ${NOT_SET_ANYWHERE}); export it`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

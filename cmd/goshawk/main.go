@@ -153,7 +153,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFlag, "config", "", "config file (default $GOSHAWK_CONFIG, else ./goshawk.yaml)")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
-	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose: debug logs, and each step's data in printed run records")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose (debug) logs")
 	root.Flags().Bool("version", false, "print the version, commit and Go version")
 
 	root.AddCommand(

@@ -78,7 +78,7 @@ func cmdRun(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	if asJSON {
 		printJSON(a.stdout, rec)
 	} else {
-		printRunTree(a.stdout, rec, a.verbose)
+		printRun(a.stdout, rec)
 	}
 	if rec.Status != runner.StatusSuccess {
 		return exitFailed
@@ -86,9 +86,23 @@ func cmdRun(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	return exitOK
 }
 
-// printRun prints a run record as a tree; printRunTree with verbose adds
-// each step's data.
-func printRun(w io.Writer, r *store.Run) { printRunTree(w, r, false) }
+func printRun(w io.Writer, r *store.Run) {
+	dur := ""
+	if r.Finished != nil {
+		dur = " in " + r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "run %d  %s (version %s, %s): %s%s\n", r.ID, r.Playbook, r.Version, r.Trigger, r.Status, dur)
+	for i, s := range r.Steps {
+		fmt.Fprintf(w, "  %2d. %s.%-22s %-7s %8.1f ms  %s\n", i+1, s.Asset, s.Action, s.Status, s.DurationMS, s.Message)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+	if r.Result != nil {
+		b, _ := jsonCompact(r.Result)
+		fmt.Fprintf(w, "  result: %s\n", b)
+	}
+}
 
 type runsFlags struct {
 	asJSON   bool
@@ -123,11 +137,9 @@ func (a *app) runsShowCommand() *cobra.Command {
 		Use:   "show ID",
 		Short: "show one run record",
 		Long: `Show one recorded run: its playbook, version, trigger, status and duration,
-its inputs, each step with its parameters, status, duration, message and
-summary (-v adds each step's data), the lines the run logged, then the
-result or the error. Secrets are redacted; a step over the per-step cap says
-what was left out. Reads only the store: needs no secrets.`,
-		Example: "  goshawk runs show 42\n  goshawk runs show 42 -v\n  goshawk runs show 42 --json",
+each step with its status, duration and message, then the result or the
+error. Reads only the store: needs no secrets.`,
+		Example: "  goshawk runs show 42\n  goshawk runs show 42 --json",
 		Args:    argsBetween(1, 1),
 		RunE: body(func(ctx context.Context, pos []string) int {
 			id, err := strconv.ParseInt(pos[0], 10, 64)
@@ -154,7 +166,7 @@ func cmdRunsShow(ctx context.Context, a *app, id int64, asJSON bool) int {
 	if asJSON {
 		printJSON(a.stdout, r)
 	} else {
-		printRunTree(a.stdout, &r, a.verbose)
+		printRun(a.stdout, &r)
 	}
 	return exitOK
 }

@@ -10,22 +10,6 @@ import (
 	"github.com/goshawk/goshawk/providers"
 )
 
-// luaType maps a parameter type to its Lua language-server annotation.
-func luaType(t providers.Type) string {
-	switch t {
-	case providers.Number, providers.Integer:
-		return "number"
-	case providers.Bool:
-		return "boolean"
-	case providers.Object:
-		return "table<string, any>"
-	case providers.Array:
-		return "any[]"
-	default:
-		return "string"
-	}
-}
-
 // writeLuaStubs prints type stubs (Lua language server annotations) for
 // the providers' actions and, when given, the assets that use them, so an
 // editor completes and checks tc.hunt_ip{...} while a playbook is written.
@@ -43,7 +27,7 @@ func writeLuaStubs(w io.Writer, provs []*providers.Provider, assets map[string]s
 				if prm.Required {
 					opt = ""
 				}
-				fields = append(fields, fmt.Sprintf("%s%s: %s", prm.Name, opt, luaType(prm.Type)))
+				fields = append(fields, fmt.Sprintf("%s%s: %s", prm.Name, opt, prm.Type.LuaType()))
 			}
 			fmt.Fprintf(w, "---@field %s fun(params: {%s}): goshawk.ActionResult %s\n", s.Name, strings.Join(fields, ", "), s.Summary)
 		}

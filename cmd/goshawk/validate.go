@@ -13,6 +13,7 @@ import (
 	"github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/bindings/wasm"
 	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/playbook"
 )
@@ -27,14 +28,10 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	var problems []string
-	report := func(err error) {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				problems = append(problems, line)
-			}
-		}
-	}
+	// Every problem is a diagnostic, carried from the decoder as is; an
+	// error without a position becomes one with its text.
+	var problems []diag.Diagnostic
+	report := func(err error) { problems = append(problems, diag.From(err)...) }
 
 	var yamls, dirs, wasms, luas []string
 	cfgPath := ""
@@ -78,9 +75,14 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		cfg, err = a.loadConfig()
 		if err != nil {
 			report(err)
-		} else if len(pos) == 0 {
-			w, _ := filepath.Glob(filepath.Join(cfg.Plugins, "*.wasm"))
-			dirs, wasms = []string{cfg.Playbooks}, w
+		} else {
+			// What serve would refuse, validate reports: one set of rules.
+			problems = append(problems, cfg.Warnings...)
+			problems = append(problems, cfg.ServeProblems()...)
+			if len(pos) == 0 {
+				w, _ := filepath.Glob(filepath.Join(cfg.Plugins, "*.wasm"))
+				dirs, wasms = []string{cfg.Playbooks}, w
+			}
 		}
 	} else if c, err := a.loadConfig(); err == nil {
 		cfg = c // lint against the config in force when there is one
@@ -97,6 +99,14 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 			report(err)
 		}
 	}
+	if cfg != nil && (len(pos) == 0 || cfgPath != "") {
+		var loaded []string
+		w, _ := filepath.Glob(filepath.Join(cfg.Plugins, "*.wasm"))
+		for _, f := range w {
+			loaded = append(loaded, strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)))
+		}
+		problems = append(problems, cfg.CheckPluginLimits(loaded)...)
+	}
 	for _, l := range luas {
 		src, err := os.ReadFile(l)
 		if err != nil {
@@ -112,7 +122,7 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		env = host.LintEnv(cfg, plugins)
 	}
 	books := 0
-	var diags []playbook.Diagnostic
+	var diags []diag.Diagnostic
 	for _, d := range dirs {
 		if _, err := os.Stat(d); err != nil {
 			continue // a config whose playbooks folder doesn't exist yet has none
@@ -129,14 +139,16 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		}
 		diags = append(diags, ds...)
 	}
-	for _, d := range diags {
-		problems = append(problems, d.String())
-	}
+	problems = append(problems, diags...)
+	errs := 0
 	for _, p := range problems {
 		fmt.Fprintln(a.stdout, p)
+		if !p.IsWarning() {
+			errs++
+		}
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(a.stderr, "goshawk: validate found %d problem(s)\n", len(problems))
+	if errs > 0 {
+		fmt.Fprintf(a.stderr, "goshawk: validate found %d problem(s)\n", errs)
 		return exitFailed
 	}
 	what := []string{}
@@ -146,6 +158,9 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 	what = append(what, fmt.Sprintf("%d playbook(s)", books), fmt.Sprintf("%d plugin(s)", len(wasms)))
 	if len(luas) > 0 {
 		what = append(what, fmt.Sprintf("%d script(s)", len(luas)))
+	}
+	if warns := len(problems); warns > 0 {
+		what = append(what, fmt.Sprintf("%d warning(s)", warns))
 	}
 	fmt.Fprintf(a.stdout, "ok: %s\n", strings.Join(what, ", "))
 	return exitOK

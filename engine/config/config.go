@@ -1,30 +1,37 @@
 // Package config loads goshawk.yaml: strict decoding with file:line:col
-// errors and did-you-mean hints, ${VAR} expansion from the environment, and
-// per-provider checks of each asset driven by the provider's config spec.
+// diagnostics and did-you-mean hints (the engine's one YAML decoder,
+// engine/yamlx), ${VAR} expansion from the environment, and per-provider
+// checks of each asset driven by the provider's config spec.
+//
+// A variable that is unset does not fail loading: only a command that uses
+// what needs it fails, naming the variable. An asset records its unset
+// variables in Missing and Ready reports them; the top-level keys record
+// theirs in Config.Missing, which RequireServe and RequireStore check. Each
+// unset variable is also a warning in Config.Warnings.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net"
 	"os"
-	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 )
 
 // FileName is the default config file name.
 const FileName = "goshawk.yaml"
+
+// DefaultListen is the address serve listens on when the config names none.
+const DefaultListen = "127.0.0.1:8470"
 
 // Config is a loaded, validated goshawk.yaml.
 type Config struct {
@@ -40,6 +47,19 @@ type Config struct {
 	ShutdownGrace time.Duration
 	Assets        map[string]*Asset
 	PluginLimits  map[string]PluginLimits
+
+	// Missing names the unset environment variables of the top-level keys
+	// (api_token, store, ...); the commands that use those keys refuse to
+	// start (RequireServe, RequireStore).
+	Missing []string
+	// Warnings are problems that don't stop loading: each unset variable,
+	// at its position.
+	Warnings []diag.Diagnostic
+
+	// where each top-level key and plugin_limits entry is written, and
+	// which variables each top-level key lacks.
+	pos        map[string]diag.Diagnostic
+	topMissing map[string][]string
 }
 
 // Asset is one configured asset.
@@ -47,12 +67,36 @@ type Asset struct {
 	Name     string
 	Provider *providers.Provider
 	// Raw holds the expanded values as written; providers.OpenAsset binds
-	// them. Values holds them bound and typed, defaults applied.
+	// them. Values holds them bound and typed, defaults applied. A key
+	// whose variable is unset is in neither.
 	Raw    map[string]any
 	Values providers.Values
-	// Poll is the interval of scheduled on_poll; 0 means none.
+	// Poll is the interval of the scheduled poll (the provider's
+	// Ingest.ScheduleKey); 0 means none.
 	Poll time.Duration
 	Line int
+	// Missing names the environment variables this asset needs that are
+	// unset; the asset can't be opened until they are exported.
+	Missing []string
+	// missingKeys tells, for each missing variable, the key that reads it.
+	missingKeys map[string]string
+}
+
+// Ready returns nil when the asset can be opened, or an error that names
+// each unset variable it needs and the key that reads it.
+func (a *Asset) Ready() error {
+	if len(a.Missing) == 0 {
+		return nil
+	}
+	parts := make([]string, len(a.Missing))
+	for i, v := range a.Missing {
+		parts[i] = fmt.Sprintf("%s (%s: ${%s})", v, a.missingKeys[v], v)
+	}
+	them := "it"
+	if len(parts) > 1 {
+		them = "them"
+	}
+	return fmt.Errorf("asset %s needs %s; export %s", a.Name, strings.Join(parts, " and "), them)
 }
 
 // PluginLimits overrides the default limits of one plugin.
@@ -89,19 +133,23 @@ func (c *Config) Secrets() []string {
 	return out
 }
 
-// OpenAsset builds the provider connection of the named asset.
+// OpenAsset builds the provider connection of the named asset. An asset
+// whose variables are unset is refused with Ready's error.
 func (c *Config) OpenAsset(name string) (*providers.Asset, error) {
 	a, ok := c.Assets[name]
 	if !ok {
 		return nil, c.unknownAsset(name)
+	}
+	if err := a.Ready(); err != nil {
+		return nil, err
 	}
 	return providers.OpenAsset(a.Name, a.Provider, a.Raw)
 }
 
 func (c *Config) unknownAsset(name string) error {
 	names := c.AssetNames()
-	if s := hint.Nearest(name, names); s != "" {
-		return fmt.Errorf("no asset %q in %s; did you mean %q?", name, c.File, s)
+	if h := hint.DidYouMean(name, names); h != "" {
+		return fmt.Errorf("no asset %q in %s%s", name, c.File, h)
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("no asset %q: %s declares no assets", name, c.File)
@@ -123,6 +171,87 @@ func IsLoopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// CheckListen returns why listen is not an address serve can listen on,
+// or nil.
+func CheckListen(listen string) error {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port; write for example %s", listen, DefaultListen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has port %q; a port is a number from 1 to 65535 (0 picks a free one)", listen, port)
+	}
+	return nil
+}
+
+// ErrInsecureListen refuses a non-loopback listen address without a token.
+var ErrInsecureListen = errors.New("refusing to serve the HTTP API on a non-loopback address without api_token")
+
+// ServeProblems returns what makes the config unfit for `goshawk serve`:
+// a listen address serve can't use, or a non-loopback one without
+// api_token. `goshawk validate` reports the same list, so the two never
+// disagree.
+func (c *Config) ServeProblems() []diag.Diagnostic {
+	var out []diag.Diagnostic
+	at := func(key, msg string) diag.Diagnostic {
+		d, ok := c.pos[key]
+		if !ok {
+			d = diag.Diagnostic{File: c.File}
+		}
+		d.Severity, d.Message = diag.SevError, msg
+		return d
+	}
+	if err := CheckListen(c.Listen); err != nil {
+		out = append(out, at("listen", "listen: "+err.Error()))
+	} else if !IsLoopback(c.Listen) && c.APIToken == "" && c.topMissing["api_token"] == nil {
+		out = append(out, at("listen", fmt.Sprintf("%v: listen is %s; set api_token (for example api_token: ${GOSHAWK_API_TOKEN}) or listen on %s",
+			ErrInsecureListen, c.Listen, DefaultListen)))
+	}
+	return out
+}
+
+// RequireServe returns nil when `goshawk serve` can start with this config:
+// ServeProblems is empty and the top-level keys' variables are set. The
+// error carries diagnostics (diag.From) and wraps ErrInsecureListen when
+// that is the problem.
+func (c *Config) RequireServe() error {
+	ds := c.ServeProblems()
+	for _, key := range slices.Sorted(maps.Keys(c.topMissing)) {
+		ds = append(ds, c.needs(key))
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	err := diag.Join(ds)
+	for _, d := range ds {
+		if strings.HasPrefix(d.Message, ErrInsecureListen.Error()) {
+			return &insecureError{err}
+		}
+	}
+	return err
+}
+
+type insecureError struct{ error }
+
+func (e *insecureError) Unwrap() []error { return []error{e.error, ErrInsecureListen} }
+
+// RequireStore returns nil when the store setting is usable: its variables,
+// if any, are set.
+func (c *Config) RequireStore() error {
+	if c.topMissing["store"] == nil {
+		return nil
+	}
+	return diag.Join([]diag.Diagnostic{c.needs("store")})
+}
+
+func (c *Config) needs(key string) diag.Diagnostic {
+	d := c.pos[key]
+	vars := c.topMissing[key]
+	d.Severity = diag.SevError
+	d.Message = fmt.Sprintf("%s needs the environment variable %s, which is not set; export it", key, strings.Join(vars, " and "))
+	return d
+}
+
 // Find returns the config path: flag, then $GOSHAWK_CONFIG, then
 // ./goshawk.yaml.
 func Find(flag string, getenv func(string) string) string {
@@ -136,8 +265,9 @@ func Find(flag string, getenv func(string) string) string {
 }
 
 // Load reads and validates the config at path. lookup resolves ${VAR}; pass
-// os.LookupEnv. Every problem found is reported, each as
-// "file:line:col: message", joined.
+// os.LookupEnv. Every problem found is reported: the error is a
+// *diag.Error (see diag.From) whose diagnostics read "file:line:col:
+// message".
 func Load(path string, reg *providers.Registry, lookup func(string) (string, bool)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -149,373 +279,19 @@ func Load(path string, reg *providers.Registry, lookup func(string) (string, boo
 	return Parse(path, data, reg, lookup)
 }
 
-// Parse is Load on bytes already read.
-func Parse(path string, data []byte, reg *providers.Registry, lookup func(string) (string, bool)) (*Config, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	d := &decoder{file: path, lookup: lookup}
-	c := &Config{
-		File: path, Dir: filepath.Dir(abs),
-		Listen:        "127.0.0.1:8470",
-		ShutdownGrace: 30 * time.Second,
-		Assets:        map[string]*Asset{},
-		PluginLimits:  map[string]PluginLimits{},
-	}
-	store, playbooks, plugins := "goshawk.db", "playbooks", "plugins"
-
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	if len(root.Content) > 0 {
-		top := root.Content[0]
-		d.mapping(top, "", []string{"store", "playbooks", "plugins", "listen", "api_token", "shutdown_grace", "assets", "plugin_limits"}, func(key string, kn, vn *yaml.Node) {
-			switch key {
-			case "store":
-				d.str(vn, key, &store)
-			case "playbooks":
-				d.str(vn, key, &playbooks)
-			case "plugins":
-				d.str(vn, key, &plugins)
-			case "listen":
-				if d.str(vn, key, &c.Listen) {
-					if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-						d.errorf(vn, "listen: %q is not host:port; write for example 127.0.0.1:8470", c.Listen)
-					}
-				}
-			case "api_token":
-				d.secretStr(vn, key, &c.APIToken)
-			case "shutdown_grace":
-				d.duration(vn, key, &c.ShutdownGrace)
-			case "assets":
-				d.assets(vn, reg, c)
-			case "plugin_limits":
-				d.pluginLimits(vn, c)
-			}
-		})
-	}
-	resolve := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(c.Dir, p)
-	}
-	c.Store, c.Playbooks, c.Plugins = resolve(store), resolve(playbooks), resolve(plugins)
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
-	return c, nil
-}
-
-type decoder struct {
-	file   string
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.errs = append(d.errs, fmt.Errorf("%s:%d:%d: %s", d.file, n.Line, n.Column, fmt.Sprintf(format, args...)))
-}
-
-// mapping walks a mapping node, reporting unknown keys with a hint and
-// duplicate keys.
-func (d *decoder) mapping(n *yaml.Node, where string, known []string, fn func(key string, k, v *yaml.Node)) {
-	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return
-		}
-		d.errorf(n, "%s must be a mapping of key: value", orTop(where))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn, vn := n.Content[i], n.Content[i+1]
-		key := kn.Value
-		path := joinPath(where, key)
-		if seen[key] {
-			d.errorf(kn, "%s is given twice; keep one", path)
+// CheckPluginLimits warns about each plugin_limits entry that names no
+// plugin in loaded (the names of the plugins found in the plugins folder).
+func (c *Config) CheckPluginLimits(loaded []string) []diag.Diagnostic {
+	var out []diag.Diagnostic
+	for _, name := range slices.Sorted(maps.Keys(c.PluginLimits)) {
+		if slices.Contains(loaded, name) {
 			continue
 		}
-		seen[key] = true
-		if known != nil && !contains(known, key) {
-			msg := fmt.Sprintf("unknown key %s", path)
-			if s := hint.Nearest(key, known); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			} else {
-				msg += "; valid keys: " + strings.Join(known, ", ")
-			}
-			d.errorf(kn, "%s", msg)
-			continue
-		}
-		fn(key, kn, vn)
+		d := c.pos["plugin_limits."+name]
+		d.Severity = diag.SevWarning
+		d.Message = fmt.Sprintf("plugin_limits.%s: no plugin %s is loaded (no %s.wasm in %s), so these limits apply to nothing%s",
+			name, name, name, c.Plugins, hint.DidYouMean(name, loaded))
+		out = append(out, d)
 	}
-}
-
-func orTop(where string) string {
-	if where == "" {
-		return "the config"
-	}
-	return where
-}
-
-func joinPath(where, key string) string {
-	if where == "" {
-		return key
-	}
-	return where + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-var envRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// scalar returns the expanded scalar value of n. ${VAR} reads the
-// environment; $$ is a literal $.
-func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s must be a single value, not a %s", path, kindName(n))
-		return "", false
-	}
-	ok := true
-	out := envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
-		if m == "$$" {
-			return "$"
-		}
-		name := m[2 : len(m)-1]
-		v, set := d.lookup(name)
-		if !set {
-			d.errorf(n, "%s: environment variable %s is not set; export it or write the value in the file", path, name)
-			ok = false
-		}
-		return v
-	})
-	return out, ok
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "list"
-	}
-	return "value"
-}
-
-func (d *decoder) str(n *yaml.Node, path string, dst *string) bool {
-	v, ok := d.scalar(n, path)
-	if ok {
-		*dst = v
-	}
-	return ok
-}
-
-func (d *decoder) secretStr(n *yaml.Node, path string, dst *string) {
-	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s must be a single value", path)
-		return
-	}
-	d.str(n, path, dst)
-}
-
-func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
-	v, ok := d.scalar(n, path)
-	if !ok {
-		return
-	}
-	dur, err := time.ParseDuration(v)
-	if err != nil || dur <= 0 {
-		d.errorf(n, "%s: %q is not a positive duration; write for example 30s or 15m", path, v)
-		return
-	}
-	*dst = dur
-}
-
-var assetNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// reservedNames are Lua globals an asset name would shadow in playbooks.
-var reservedNames = map[string]bool{
-	"input": true, "container": true, "log": true, "json": true, "kv": true, "containers": true,
-	"plugins": true, "time": true, "string": true, "table": true, "math": true, "os": true,
-	"print": true, "pairs": true, "ipairs": true, "type": true, "error": true, "pcall": true,
-}
-
-func (d *decoder) assets(n *yaml.Node, reg *providers.Registry, c *Config) {
-	d.mapping(n, "assets", nil, func(name string, kn, vn *yaml.Node) {
-		path := "assets." + name
-		if !assetNameRE.MatchString(name) || reservedNames[name] {
-			d.errorf(kn, "%s: asset name %q must be a Lua identifier (letters, digits, _) and not a playbook global", path, name)
-			return
-		}
-		if vn.Kind != yaml.MappingNode {
-			d.errorf(vn, "%s must be a mapping with a provider key", path)
-			return
-		}
-		var provNode *yaml.Node
-		for i := 0; i+1 < len(vn.Content); i += 2 {
-			if vn.Content[i].Value == "provider" {
-				provNode = vn.Content[i+1]
-			}
-		}
-		if provNode == nil {
-			d.errorf(vn, "%s: missing provider; add provider: with one of %s", path, strings.Join(reg.Names(), ", "))
-			return
-		}
-		provName, _ := d.scalar(provNode, path+".provider")
-		p, ok := reg.Provider(provName)
-		if !ok {
-			msg := fmt.Sprintf("%s.provider: unknown provider %q", path, provName)
-			if s := hint.Nearest(provName, reg.Names()); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			} else {
-				msg += "; known providers: " + strings.Join(reg.Names(), ", ")
-			}
-			d.errorf(provNode, "%s", msg)
-			return
-		}
-		known := []string{"provider"}
-		for _, cp := range p.Config {
-			known = append(known, cp.Name)
-		}
-		a := &Asset{Name: name, Provider: p, Raw: map[string]any{}, Line: kn.Line}
-		nodes := map[string]*yaml.Node{}
-		before := len(d.errs)
-		d.mapping(vn, path, known, func(key string, kn, vn *yaml.Node) {
-			if key == "provider" {
-				return
-			}
-			nodes[key] = vn
-			v, ok := d.scalar(vn, path+"."+key)
-			if !ok {
-				return
-			}
-			cp, _ := findConfigParam(p, key)
-			val, err := configValue(cp, vn, v)
-			if err != nil {
-				d.errorf(vn, "%s.%s: %s", path, key, err)
-				return
-			}
-			a.Raw[key] = val
-		})
-		for _, cp := range p.Config {
-			if _, given := a.Raw[cp.Name]; !given && cp.Required && nodes[cp.Name] == nil {
-				d.errorf(kn, "%s: missing required key %s (%s); add it under the asset", path, cp.Name, cp.Doc)
-			}
-		}
-		if len(d.errs) > before {
-			return
-		}
-		vals, err := providers.Bind(p.Config, a.Raw)
-		if err != nil {
-			var pe *providers.ParamError
-			where := kn
-			if errors.As(err, &pe) && nodes[pe.Param] != nil {
-				where = nodes[pe.Param]
-			}
-			d.errorf(where, "%s: %s", path, configMessage(err, p))
-			return
-		}
-		a.Values = vals
-		a.Poll = vals.Duration("poll")
-		c.Assets[name] = a
-	})
-}
-
-func findConfigParam(p *providers.Provider, name string) (*providers.Param, bool) {
-	for i := range p.Config {
-		if p.Config[i].Name == name {
-			return &p.Config[i], true
-		}
-	}
-	return nil, false
-}
-
-// configValue turns a scalar into the Go value Bind expects, using the YAML
-// tag so that `max_containers: -1` is a number and `"-1"` is a string the
-// integer check still accepts. Secrets are kept out of messages.
-func configValue(p *providers.Param, n *yaml.Node, v string) (any, error) {
-	switch p.Type {
-	case providers.Integer, providers.Number:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-			return f, nil
-		}
-		return nil, fmt.Errorf("must be a number, got %q", v)
-	case providers.Bool:
-		switch strings.ToLower(v) {
-		case "true", "yes", "on":
-			return true, nil
-		case "false", "no", "off":
-			return false, nil
-		}
-		return nil, fmt.Errorf("must be true or false, got %q", v)
-	case providers.String:
-		if p.Required && strings.TrimSpace(v) == "" {
-			if p.Secret {
-				return nil, errors.New("is empty; set it (it is a secret: use ${VAR} to read it from the environment)")
-			}
-			return nil, errors.New("is empty; give it a value")
-		}
-	}
-	return v, nil
-}
-
-// configMessage rewrites a parameter error for the config file: config
-// variables are not "parameters", and secret values are never echoed.
-func configMessage(err error, p *providers.Provider) string {
-	var pe *providers.ParamError
-	if !errors.As(err, &pe) {
-		return err.Error()
-	}
-	cp, _ := findConfigParam(p, pe.Param)
-	if cp != nil && cp.Secret {
-		return fmt.Sprintf("%s is not valid (value hidden: it is a secret)", pe.Param)
-	}
-	if cp != nil && cp.Type == providers.Integer && cp.Min != nil && *cp.Min == 1 {
-		return fmt.Sprintf("%s: Please provide a positive, non zero integer in config parameter %q", pe.Param, pe.Param)
-	}
-	msg := strings.Replace(pe.Msg, "Parameter '"+pe.Param+"'", pe.Param, 1)
-	return strings.Replace(msg, "parameter ", "", 1)
-}
-
-func (d *decoder) pluginLimits(n *yaml.Node, c *Config) {
-	d.mapping(n, "plugin_limits", nil, func(name string, _, vn *yaml.Node) {
-		path := "plugin_limits." + name
-		var l PluginLimits
-		d.mapping(vn, path, []string{"memory_mb", "timeout", "instances"}, func(key string, _, v *yaml.Node) {
-			switch key {
-			case "timeout":
-				d.duration(v, path+"."+key, &l.Timeout)
-			default:
-				s, ok := d.scalar(v, path+"."+key)
-				if !ok {
-					return
-				}
-				i, err := strconv.Atoi(s)
-				if err != nil || i <= 0 {
-					d.errorf(v, "%s.%s: %q is not a positive integer", path, key, s)
-					return
-				}
-				if key == "memory_mb" {
-					if i > 4096 {
-						d.errorf(v, "%s.memory_mb: %d exceeds the 4096 MiB a 32-bit WebAssembly memory can hold", path, i)
-						return
-					}
-					l.MemoryMB = i
-				} else {
-					l.Instances = i
-				}
-			}
-		})
-		c.PluginLimits[name] = l
-	})
+	return out
 }

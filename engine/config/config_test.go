@@ -25,8 +25,13 @@ func registry(t *testing.T) *providers.Registry {
 			{Name: "poll", Type: providers.Duration},
 		},
 		Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
-		Actions: []providers.Spec{{Name: "noop", Kind: providers.Generic,
-			Run: func(context.Context, *providers.Call) *providers.Result { return nil }}},
+		Actions: []providers.Spec{
+			{Name: "noop", Kind: providers.Generic, Run: func(context.Context, *providers.Call) *providers.Result { return nil }},
+			{Name: "on_poll", Kind: providers.Ingest, Params: []providers.Param{
+				{Name: "poll_now", Type: providers.Bool}, {Name: "container_count", Type: providers.Integer}},
+				Run: func(context.Context, *providers.Call) *providers.Result { return nil }},
+		},
+		Ingest: &providers.IngestSpec{Action: "on_poll", NowParam: "poll_now", CountParam: "container_count", ScheduleKey: "poll"},
 	}
 	r, err := providers.NewRegistry(p)
 	if err != nil {
@@ -83,20 +88,18 @@ func TestParseErrors(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown top key", "asets: {}\n", []string{`goshawk.yaml:1:1: unknown key asets; did you mean "assets"?`}},
+		{"unknown top key", "asets: {}\n", []string{`goshawk.yaml:1:1: unknown key "asets"; did you mean "assets"?`}},
 		{"unknown asset key with hint", "assets:\n  tc:\n    provider: threatconnect\n    base_url: x\n    access_id: a\n    secret_key: k\n    max_container: 5\n",
-			[]string{`goshawk.yaml:7:5: unknown key assets.tc.max_container; did you mean "max_containers"?`}},
+			[]string{`goshawk.yaml:7:5: unknown key "max_container" in assets.tc; did you mean "max_containers"?`}},
 		{"missing secret", "assets:\n  tc:\n    provider: threatconnect\n    base_url: x\n    access_id: a\n",
-			[]string{`goshawk.yaml:2:3: assets.tc: missing required key secret_key (Secret Key); add it under the asset`}},
+			[]string{`goshawk.yaml:2:3: assets.tc: missing required key "secret_key" (Secret Key)`}},
 		{"negative max", "assets:\n  tc:\n    provider: threatconnect\n    base_url: x\n    access_id: a\n    secret_key: k\n    max_containers: -1\n",
 			[]string{`goshawk.yaml:7:21: assets.tc: max_containers: Please provide a positive, non zero integer in config parameter "max_containers"`}},
-		{"unset var", "assets:\n  tc:\n    provider: threatconnect\n    base_url: x\n    access_id: a\n    secret_key: ${TC_SECRET}\n",
-			[]string{`goshawk.yaml:6:17: assets.tc.secret_key: environment variable TC_SECRET is not set; export it or write the value in the file`}},
 		{"unknown provider", "assets:\n  tc:\n    provider: threatconect\n", []string{`goshawk.yaml:3:15: assets.tc.provider: unknown provider "threatconect"; did you mean "threatconnect"?`}},
 		{"wrong type", "assets:\n  tc:\n    provider: threatconnect\n    base_url: x\n    access_id: a\n    secret_key: k\n    verify_server_cert: maybe\n",
 			[]string{`goshawk.yaml:7:25: assets.tc.verify_server_cert: must be true or false, got "maybe"`}},
 		{"bad listen", "listen: 8470\n", []string{`goshawk.yaml:1:9: listen: "8470" is not host:port`}},
-		{"syntax", "assets: [\n", []string{"goshawk.yaml: "}},
+		{"syntax", "assets: [\n", []string{"goshawk.yaml:1:9: yaml: did not find expected node content"}},
 		{"two errors", "asets: 1\nlisen: x\n", []string{"goshawk.yaml:1:1:", "goshawk.yaml:2:1:"}},
 	}
 	for _, c := range cases {

@@ -323,7 +323,7 @@ func TestConfigEdits(t *testing.T) {
 	eventually(t, "the broken config reported", func() bool {
 		return strings.Contains(hs.log.String(), "config not reloaded")
 	})
-	if !strings.Contains(hs.log.String(), `goshawk.yaml:3:1: unknown key shutdown_grac; did you mean \"shutdown_grace\"?`) {
+	if !strings.Contains(hs.log.String(), `goshawk.yaml:3:1: unknown key \"shutdown_grac\"; did you mean \"shutdown_grace\"?`) {
 		t.Fatalf("the log does not locate the config error:\n%s", hs.log.String())
 	}
 	if _, err := hs.runWait("echo", "{}"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -443,7 +444,7 @@ func (l *linter) call(c *ast.FuncCallExpr, sc *scope) {
 			l.expr(c.Receiver, sc)
 			return
 		}
-		if contains(l.pb.Assets, name) {
+		if slices.Contains(l.pb.Assets, name) {
 			line, col := l.find(c.Line(), 2, ident(name), colon, ident(c.Method))
 			l.report(line, col, "call actions with a dot, as in %s.%s{...}, not %s:%s", name, c.Method, name, c.Method)
 			return
@@ -482,7 +483,7 @@ func (l *linter) attr(a *ast.AttrGetExpr, sc *scope, call *ast.FuncCallExpr) {
 // action, an input, a library function, or something undeclared.
 func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallExpr) {
 	switch {
-	case contains(l.pb.Assets, obj):
+	case slices.Contains(l.pb.Assets, obj):
 		l.action(obj, key, line, sep, call)
 	case obj == "input":
 		if !l.inputsKnown {
@@ -492,7 +493,7 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 		for i, in := range l.pb.Inputs {
 			names[i] = in.Name
 		}
-		if !contains(names, key) {
+		if !slices.Contains(names, key) {
 			ln, col := l.find(line, 2, ident(obj), sep, ident(key))
 			if len(names) == 0 {
 				l.report(ln, col, "unknown input %q: the playbook declares no inputs; add it under inputs:", key)
@@ -503,7 +504,7 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 	case obj == "plugins":
 		l.pluginUse(key, "", line)
 	case obj == "os":
-		if !contains(osAllowed, key) {
+		if !slices.Contains(osAllowed, key) {
 			ln, col := l.find(line, 2, ident(obj), sep, ident(key))
 			l.report(ln, col, "os.%s is not available in playbooks; the sandbox keeps only os.clock, os.date and os.time", key)
 		}
@@ -646,7 +647,7 @@ func checkLiteral(p *providers.Param, v any) string {
 
 // pluginUse checks plugins.<plugin> and, when fn is not "", the function.
 func (l *linter) pluginUse(plugin, fn string, line int) {
-	if !contains(l.pb.Plugins, plugin) {
+	if !slices.Contains(l.pb.Plugins, plugin) {
 		ln, col := l.find(line, 2, ident("plugins"), dot, ident(plugin))
 		l.report(ln, col, "plugin %q is not in this playbook's plugins%s", plugin, orAdd(plugin, l.pb.Plugins, "plugins"))
 		return
@@ -658,7 +659,7 @@ func (l *linter) pluginUse(plugin, fn string, line int) {
 	if !ok {
 		return // reported at the plugins: entry
 	}
-	if !contains(fns, fn) {
+	if !slices.Contains(fns, fn) {
 		ln, col := l.find(line, 4, ident("plugins"), dot, ident(plugin), dot, ident(fn))
 		l.report(ln, col, "plugin %s has no function %q%s", plugin, fn, orValidNames(fn, fns, "its functions"))
 	}

@@ -33,7 +33,7 @@ func Load(path string, env *Env) (*Playbook, []Diagnostic) {
 // the hot-reload path already holds the bytes. A script file is read
 // relative to the directory of path.
 func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
-	d := &decoder{file: path}
+	d := newDecoder(path)
 	pb := &Playbook{File: path, SourceLine: 1}
 	d.decode(src, pb, strings.TrimSuffix(filepath.Base(path), Ext))
 
@@ -47,9 +47,9 @@ func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
 		data, err := os.ReadFile(script)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				d.errorf(d.scriptNode, "script %s does not exist; the path is relative to the playbook's folder", pb.ScriptPath)
+				d.Errorf(d.scriptNode, "script %s does not exist; the path is relative to the playbook's folder", pb.ScriptPath)
 			} else {
-				d.errorf(d.scriptNode, "cannot read script %s: %v", pb.ScriptPath, err)
+				d.Errorf(d.scriptNode, "cannot read script %s: %v", pb.ScriptPath, err)
 			}
 			break
 		}
@@ -64,7 +64,7 @@ func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
 	if env != nil {
 		d.checkEnv(pb, env)
 	}
-	diags := d.diags
+	diags := d.Diags
 	if lua.src != nil {
 		diags = append(diags, lintLua(lua, pb, env)...)
 	}
@@ -97,15 +97,15 @@ func (d *decoder) checkEnv(pb *Playbook, env *Env) {
 	}
 	for i, name := range pb.Assets {
 		if env.Assets[name] == nil {
-			d.errorf(d.assetNodes[i], "%s", notConfigured(name))
+			d.Errorf(d.assetNodes[i], "%s", notConfigured(name))
 		}
 	}
 	if name := pb.Trigger.OnPoll; name != "" && env.Assets[name] == nil {
-		d.errorf(d.onPollNode, "trigger.on_poll: %s", notConfigured(name))
+		d.Errorf(d.onPollNode, "trigger.on_poll: %s", notConfigured(name))
 	}
 	for i, name := range pb.Plugins {
 		if _, ok := env.plugin(name); !ok {
-			d.errorf(d.pluginNodes[i], "plugin %q is not loaded; put %s.wasm in the plugins folder", name, name)
+			d.Errorf(d.pluginNodes[i], "plugin %q is not loaded; put %s.wasm in the plugins folder", name, name)
 		}
 	}
 }

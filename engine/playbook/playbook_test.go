@@ -150,13 +150,13 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"not a mapping", "- lua\n", []string{
 			`pb.yaml:1:1: a playbook must be a mapping of keys (name, trigger, script, ...), got a list`}},
 		{"yaml syntax", "lua: return 1\n  bad: x\n", []string{
-			`pb.yaml:2:1: yaml: mapping values are not allowed in this context`}},
+			`pb.yaml:2:6: yaml: mapping values are not allowed in this context`}},
 		{"unknown key with hint", "lua: return 1\ndescripton: x\n", []string{
 			`pb.yaml:2:1: unknown key "descripton"; did you mean "description"?`}},
 		{"unknown key without hint", "lua: return 1\nowner: me\n", []string{
 			`pb.yaml:2:1: unknown key "owner"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue`}},
 		{"duplicate key", "lua: return 1\ntimeout: 1s\ntimeout: 2s\n", []string{
-			`pb.yaml:3:1: key "timeout" is set twice; keep one`}},
+			`pb.yaml:3:1: key "timeout" is given twice; keep one`}},
 		{"neither script nor lua", "name: x\n", []string{
 			`pb.yaml:1:1: missing script or lua: give the Lua file with script: or inline code with lua: |`}},
 		{"both script and lua", "script: a.lua\nlua: return 1\n", []string{
@@ -420,7 +420,7 @@ func TestLoadDir(t *testing.T) {
 		got = append(got, d.String())
 	}
 	want := []string{
-		`broken.yaml:1:1: yaml: did not find expected node content`,
+		`broken.yaml:1:6: yaml: did not find expected node content`,
 		`c.yaml:1:1: playbook name "c" is already used by b.yaml; names must be unique, so rename one`,
 		`unknown.yaml:2:1: unknown key "foo"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue`,
 	}

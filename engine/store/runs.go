@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, log`
@@ -256,7 +255,9 @@ type stepResultRow struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// encodeStep returns the stored form of st.
+// encodeStep returns the stored form of st. It fails only on a Truncation
+// that cannot be encoded, which cannot happen; the error keeps the
+// signature honest for stores that check more.
 func encodeStep(st *Step) (stepRow, error) {
 	var row stepRow
 	if !st.Started.IsZero() {
@@ -328,13 +329,9 @@ func encodeLog(lines []LogLine) (sql.NullString, error) {
 	if len(lines) == 0 {
 		return sql.NullString{}, nil
 	}
-	// Without HTML escaping the fields read back byte for byte as the
-	// runner wrote them, so a record prints the same before and after.
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(lines); err != nil {
+	b, err := json.Marshal(lines)
+	if err != nil {
 		return sql.NullString{}, fmt.Errorf("log: %w", err)
 	}
-	return sql.NullString{String: strings.TrimSuffix(b.String(), "\n"), Valid: true}, nil
+	return sql.NullString{String: string(b), Valid: true}, nil
 }
