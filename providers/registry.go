@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/goshawk/goshawk/internal/hint"
+	"github.com/goshawk/goshawk/providers/redact"
 )
 
 // Provider declares a kind of connector: its asset config variables and its
@@ -98,6 +100,7 @@ func (r *Registry) Register(p *Provider) error {
 	if err := checkParams(p.Name+" config", p.Config); err != nil {
 		return err
 	}
+	guardSecrets(p.Config)
 	index := make(map[string]*Spec, len(p.Actions))
 	for i := range p.Actions {
 		s := &p.Actions[i]
@@ -162,6 +165,30 @@ func checkIngest(p *Provider, index map[string]*Spec) error {
 	return param("ScheduleKey", in.ScheduleKey, Duration, p.Config, "the asset config")
 }
 
+// guardSecrets makes every Secret config variable refuse a value shorter
+// than redact.MinLen. Such a secret cannot be kept out of logs and outputs:
+// redacting three characters would blank them out of ordinary text, so it
+// is refused where it is configured, with the reason, rather than printed
+// later. The provider's own Check still runs after this one.
+func guardSecrets(config []Param) {
+	for i := range config {
+		p := &config[i]
+		if !p.Secret || p.Type != String {
+			continue
+		}
+		name, check := p.Name, p.Check
+		p.Check = func(v any) error {
+			if s, _ := v.(string); strings.TrimSpace(s) != "" && len(s) < redact.MinLen {
+				return fmt.Errorf("%s is shorter than %d characters; goshawk refuses a secret that short because it could not keep it out of logs without blanking ordinary text; use the full credential", name, redact.MinLen)
+			}
+			if check != nil {
+				return check(v)
+			}
+			return nil
+		}
+	}
+}
+
 // checkParams validates parameter declarations at registration, so that a
 // mistake in a spec table fails fast rather than at the first call.
 func checkParams(where string, params []Param) error {
@@ -224,6 +251,11 @@ type Asset struct {
 	Provider *Provider
 	Config   Values
 	Conn     Conn
+	// Replay, when set, answers every call instead of the action: the
+	// parameters are bound and checked exactly as for a real call, and
+	// no connection is used. Playbook tests answer from recordings this
+	// way. An error is a malformed call: the script raises it.
+	Replay func(ctx context.Context, a *Asset, spec *Spec, params Values) (*Result, error)
 }
 
 // OpenAsset validates raw config against the provider's config variables and
@@ -265,7 +297,14 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 		}
 		return nil, fmt.Errorf("%s.%s: %w", a.Name, action, err)
 	}
-	res := spec.Run(ctx, &Call{Asset: a.Name, Conn: a.Conn, Params: vals, Env: env.forCall(a.Name, action)})
+	var res *Result
+	if a.Replay != nil {
+		if res, err = a.Replay(ctx, a, spec, vals); err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", a.Name, action, err)
+		}
+	} else {
+		res = spec.Run(ctx, &Call{Asset: a.Name, Conn: a.Conn, Params: vals, Env: env.forCall(a.Name, action)})
+	}
 	if res == nil {
 		res = Failedf("%s.%s: the action returned no result", a.Name, action)
 	}
@@ -281,8 +320,8 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 	return res, nil
 }
 
-// Close releases the asset's connection. An asset built without one has
-// nothing to close.
+// Close releases the asset's connection. An asset built without one (a
+// replay) has nothing to close.
 func (a *Asset) Close() error {
 	if a.Conn == nil {
 		return nil

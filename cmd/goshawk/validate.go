@@ -16,6 +16,7 @@ import (
 	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/playbook"
+	"github.com/goshawk/goshawk/engine/playtest"
 )
 
 // cmdValidate lints without touching the network: the config, every
@@ -121,7 +122,7 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 	if cfg != nil {
 		env = host.LintEnv(cfg, plugins)
 	}
-	books := 0
+	books, tests := 0, 0
 	var diags []diag.Diagnostic
 	for _, d := range dirs {
 		if _, err := os.Stat(d); err != nil {
@@ -130,9 +131,18 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 		pbs, ds := playbook.LoadDir(d, env)
 		books += len(pbs)
 		diags = append(diags, ds...)
+		files, _ := playtest.Find([]string{d})
+		tests += len(files)
+		diags = append(diags, lintTests(files, pbs, cfg)...)
 	}
 	sort.Strings(yamls)
 	for _, y := range yamls {
+		if playtest.IsTestFile(y) {
+			pbs, _ := playbook.LoadDir(filepath.Dir(y), env)
+			tests++
+			diags = append(diags, lintTests([]string{y}, pbs, cfg)...)
+			continue
+		}
 		pb, ds := playbook.Load(y, env)
 		if pb != nil && len(ds) == 0 {
 			books++
@@ -159,9 +169,27 @@ func cmdValidate(ctx context.Context, a *app, args []string) int {
 	if len(luas) > 0 {
 		what = append(what, fmt.Sprintf("%d script(s)", len(luas)))
 	}
+	if tests > 0 {
+		what = append(what, fmt.Sprintf("%d test file(s)", tests))
+	}
 	if warns := len(problems); warns > 0 {
 		what = append(what, fmt.Sprintf("%d warning(s)", warns))
 	}
 	fmt.Fprintf(a.stdout, "ok: %s\n", strings.Join(what, ", "))
 	return exitOK
+}
+
+// lintTests checks test files against the playbooks beside them and the
+// config's assets (without a config, only their form is checked).
+func lintTests(files []string, books map[string]*playbook.Playbook, cfg *config.Config) []diag.Diagnostic {
+	var env *playtest.Env
+	if cfg != nil {
+		env = &playtest.Env{Playbooks: books, Assets: cfg.Providers()}
+	}
+	var out []diag.Diagnostic
+	for _, f := range files {
+		_, ds := playtest.Load(f, env)
+		out = append(out, ds...)
+	}
+	return out
 }

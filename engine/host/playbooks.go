@@ -3,7 +3,6 @@ package host
 import (
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/goshawk/goshawk/engine/playbook"
 )
@@ -133,7 +132,7 @@ func playbookFiles(dir string) []string {
 	var files []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() && strings.HasSuffix(name, playbook.Ext) && !strings.HasPrefix(name, ".") {
+		if !e.IsDir() && playbook.IsFile(name) {
 			files = append(files, filepath.Join(dir, name))
 		}
 	}

@@ -157,7 +157,7 @@ func LoadDir(dir string, env *Env) (map[string]*Playbook, []Diagnostic) {
 	var files []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() && strings.HasSuffix(name, Ext) && !strings.HasPrefix(name, ".") {
+		if !e.IsDir() && IsFile(name) {
 			files = append(files, filepath.Join(dir, name))
 		}
 	}

@@ -3,7 +3,7 @@ package playtest
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,8 +76,9 @@ func indentDiff(lines []string) string {
 
 // normalize turns a decoded value (from YAML, JSON or Lua) into one form:
 // maps with string keys, slices, strings, bools, nil, and numbers as
-// *big.Rat, so 3.5, "3.5" as a JSON number and 7/2 compare equal while an
-// id above 2^53 stays exact.
+// float64, except integers beyond 2^53, which stay exact int64 (a Lua
+// number cannot hold them, so they reach scripts as strings anyway). So 3.5
+// from YAML equals 3.5 computed in Lua, and 7 equals 7.0.
 func normalize(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -105,45 +106,67 @@ func normalize(v any) any {
 		}
 		return out
 	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(x)); ok {
-			return number{r}
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return intValue(i)
+		}
+		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
+			return f
 		}
 		return string(x)
-	case float64:
-		if r := new(big.Rat).SetFloat64(x); r != nil {
-			return number{r}
-		}
-		return x
 	case float32:
-		return normalize(float64(x))
+		return float64(x)
 	case int:
-		return number{new(big.Rat).SetInt64(int64(x))}
+		return intValue(int64(x))
 	case int64:
-		return number{new(big.Rat).SetInt64(x)}
+		return intValue(x)
 	case int32:
-		return number{new(big.Rat).SetInt64(int64(x))}
+		return intValue(int64(x))
 	case uint64:
-		return number{new(big.Rat).SetUint64(x)}
-	case number:
+		if x <= 1<<53 {
+			return float64(x)
+		}
 		return x
 	default:
 		return v
 	}
 }
 
-// number is an exact number; it marshals as JSON's shortest form.
-type number struct{ r *big.Rat }
-
-func (n number) MarshalJSON() ([]byte, error) { return []byte(n.String()), nil }
-
-func (n number) String() string {
-	if n.r.IsInt() {
-		return n.r.Num().String()
+func intValue(i int64) any {
+	if i >= -(1<<53) && i <= 1<<53 {
+		return float64(i)
 	}
-	if f, exact := n.r.Float64(); exact {
-		return strconv.FormatFloat(f, 'g', -1, 64)
+	return i
+}
+
+// plain turns the json.Numbers of a decoded JSON value into int64 or
+// float64, so YAML writes them as numbers rather than quoted strings.
+func plain(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plain(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = plain(e)
+		}
+		return x
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
+			return plain(f)
+		}
+		return string(x)
+	case float64:
+		// A whole number is written as one (7, not 7.0 or 7e+00).
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return int64(x)
+		}
 	}
-	return n.r.FloatString(20)
+	return v
 }
 
 // diff lists the differences between want and got under path, at most
@@ -197,10 +220,6 @@ func diff(path string, want, got any) []string {
 				if len(out) >= maxDiffLines {
 					return
 				}
-			}
-		case number:
-			if g, ok := got.(number); !ok || g.r.Cmp(w.r) != 0 {
-				out = append(out, fmt.Sprintf("%s: want %s, got %s", path, show(want), show(got)))
 			}
 		default:
 			if fmt.Sprintf("%T:%v", want, want) != fmt.Sprintf("%T:%v", got, got) {

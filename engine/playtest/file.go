@@ -242,6 +242,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 		return c, false
 	}
 	c.Asset, c.Action = asset, action
+	c.Line, c.Col = v.Line, v.Column
 	if p := fields["params"]; p != nil {
 		if m, ok := d.object(p, "params"); ok {
 			c.Params = m
@@ -362,7 +363,7 @@ func (d *decoder) check(f *File, env *Env) {
 		c := &f.Cases[i]
 		for j := range c.Calls {
 			call := &c.Calls[j]
-			at := &yaml.Node{Line: call.Line, Column: 7}
+			at := &yaml.Node{Line: call.Line, Column: call.Col}
 			if !contains(pb.Assets, call.Asset) {
 				d.errorf(at, "call %s.%s: playbook %s does not use asset %s (its assets: %s)", call.Asset, call.Action, pb.Name, call.Asset, strings.Join(pb.Assets, ", "))
 				continue

@@ -71,7 +71,8 @@ type Call struct {
 	Action string
 	Params map[string]any
 	Result providers.Result
-	Line   int
+	// Line and Col locate the call's asset.action in the test file.
+	Line, Col int
 }
 
 // Expect is what a case's run must produce. Only what is set is checked.

@@ -197,7 +197,7 @@ func TestBadTestFiles(t *testing.T) {
 		{"unknown playbook", "playbook: hnt\ncases: []\n", `x_test.yaml:1:1: no playbook "hnt"`},
 		{"unknown case key", "playbook: hunt\ncases:\n  - name: a\n    input: {}\n    expect: {status: success}\n", `x_test.yaml:4:5: unknown key "input" in a case; did you mean "inputs"?`},
 		{"no expect", "playbook: hunt\ncases:\n  - name: a\n", `has no expect:`},
-		{"unknown action", "playbook: hunt\ncases:\n  - name: a\n    calls:\n      - call: tc.hunt_pi\n        result: {status: success}\n    expect: {status: success}\n", `x_test.yaml:5:7: call tc.hunt_pi: provider threatconnect has no action "hunt_pi"; did you mean "hunt_ip"?`},
+		{"unknown action", "playbook: hunt\ncases:\n  - name: a\n    calls:\n      - call: tc.hunt_pi\n        result: {status: success}\n    expect: {status: success}\n", `x_test.yaml:5:15: call tc.hunt_pi: provider threatconnect has no action "hunt_pi"; did you mean "hunt_ip"?`},
 		{"asset not used", "playbook: hunt\ncases:\n  - name: a\n    calls:\n      - call: tq.indicator_search\n        result: {status: success}\n    expect: {status: success}\n", `playbook hunt does not use asset tq`},
 		{"bad params", "playbook: hunt\ncases:\n  - name: a\n    calls:\n      - call: tc.hunt_ip\n        params: {ip: 1.2.3.4, bogus: 1}\n        result: {status: success}\n    expect: {status: success}\n", `call tc.hunt_ip: params:`},
 		{"bad status", "playbook: hunt\ncases:\n  - name: a\n    expect: {status: ok}\n", `x_test.yaml:4:22: expect.status must be success, failed or timeout, got "ok"`},

@@ -47,7 +47,7 @@ func SaveRun(rec *store.Run, name string, container *cef.Container) (*yaml.Node,
 		}
 		delete(out.Container, "created")
 	} else {
-		out.Inputs = rec.Inputs
+		out.Inputs, _ = plain(rec.Inputs).(map[string]any)
 	}
 	steps := make([]string, 0, len(rec.Steps))
 	for i, s := range rec.Steps {
@@ -83,7 +83,7 @@ func SaveRun(rec *store.Run, name string, container *cef.Container) (*yaml.Node,
 		if r == nil {
 			r = map[string]any{}
 		}
-		out.Expect.Result = r
+		out.Expect.Result = plain(r)
 	} else {
 		out.Expect.Error = stableError(rec.Error)
 	}
@@ -101,13 +101,25 @@ func stableError(s string) string {
 	return s
 }
 
-func decodeJSON(raw json.RawMessage, dst any) error {
+// decodeJSON decodes raw into dst (a map or a slice) with numbers kept
+// exact and then made plain, so YAML writes them as numbers.
+func decodeJSON[T any](raw json.RawMessage, dst *T) error {
 	if len(raw) == 0 {
 		return nil
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	return d.Decode(dst)
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return err
+	}
+	v = plain(v)
+	out, ok := v.(T)
+	if !ok {
+		return fmt.Errorf("want %T, got %T", *dst, v)
+	}
+	*dst = out
+	return nil
 }
 
 // caseOut is a case as SaveRun writes it, keys in reading order.

@@ -101,8 +101,8 @@ func (s *SQLite) Ingest(ctx context.Context, asset string, batch []cef.Container
 	artIDs := make([][]int64, len(batch))
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		insC, err := tx.PrepareContext(ctx, `INSERT INTO containers
-			(asset, name, label, severity, status, description, source_data_identifier, created, tags, notes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, asset, name, label, severity, status, description, source_data_identifier, created, tags, notes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (asset, source_data_identifier) DO NOTHING`)
 		if err != nil {
 			return err
@@ -118,7 +118,7 @@ func (s *SQLite) Ingest(ctx context.Context, asset string, batch []cef.Container
 
 		for i, e := range enc {
 			c := &e.c
-			res, err := insC.ExecContext(ctx, asset, c.Name, c.Label, c.Severity, c.Status, c.Description,
+			res, err := insC.ExecContext(ctx, keepID(c.ID), asset, c.Name, c.Label, c.Severity, c.Status, c.Description,
 				c.SourceDataIdentifier, nowText, e.tags, e.notes)
 			if err != nil {
 				return fmt.Errorf("insert container %s: %w", c.SourceDataIdentifier, err)
@@ -174,6 +174,16 @@ func (s *SQLite) Ingest(ctx context.Context, asset string, batch []cef.Container
 		}
 	}
 	return created, duplicates, nil
+}
+
+// keepID is the id a container is inserted with: the one it carries, or
+// NULL for the next free one. A poll's containers carry none; a playbook
+// test restores a recorded container under the id its run saw.
+func keepID(id int64) any {
+	if id > 0 {
+		return id
+	}
+	return nil
 }
 
 // fail lets a test break an Ingest between two of its writes.

@@ -31,7 +31,9 @@ type Containers interface {
 	// containers whose (asset, source_data_identifier) is already stored,
 	// and, when checkpoint is not nil, moves the asset's checkpoint in the
 	// same transaction. After a successful commit the created containers
-	// in batch carry their new IDs; duplicates keep ID 0.
+	// in batch carry their new IDs; duplicates keep ID 0. A container
+	// that already carries an ID is stored under it (a playbook test
+	// restores a recorded container so; a poll's containers carry none).
 	Ingest(ctx context.Context, asset string, batch []cef.Container, checkpoint *string) (created, duplicates int, err error)
 	// ListContainers returns containers with their artifacts, by ascending
 	// id.
