@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -285,15 +287,66 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 	return err
 }
 
-// callScope carries the per-call logger and the caller's context to host
-// functions, which receive the context of the wasm call that reached them.
+// callScope carries what host functions need to know about the running
+// call: the caller's context, the deadline, and the logger with this call's
+// share of it. Host functions receive it through the context of the wasm
+// call that reached them.
 type callScope struct {
-	ctx    context.Context
-	log    *slog.Logger
-	plugin string
+	ctx      context.Context
+	deadline time.Time
+	log      *slog.Logger
+	plugin   string
+	// logLimit bounds what one call may log; the rest is counted in
+	// dropped and reported in one line when the call ends.
+	logLimit                   logLimit
+	logLines, logBytes         int
+	droppedLines, droppedBytes int
 }
 
+// logLimit is how many lines and bytes one call may log.
+type logLimit struct{ lines, bytes int }
+
 type callScopeKey struct{}
+
+// Errors the fuel import stops a call with; they reach the caller wrapped
+// by wazero, and failure turns them into ErrTimeout or the context's error.
+var (
+	errDeadline = errors.New("deadline passed")
+	errNoScope  = errors.New("guest code ran outside a call")
+)
+
+// hostFuel is the fuel import that the rewriter adds to every module (see
+// fuel.go). The guest calls it when its fuel is used up: it ends the call
+// when the deadline has passed or the caller has given up, lets other
+// goroutines run, and returns a new slice of fuel.
+func hostFuel(ctx context.Context, stack []uint64) {
+	scope, _ := ctx.Value(callScopeKey{}).(*callScope)
+	if scope == nil || scope.deadline.IsZero() {
+		panic(errNoScope)
+	}
+	if scope.ctx != nil {
+		if err := scope.ctx.Err(); err != nil {
+			panic(err)
+		}
+	}
+	if time.Now().After(scope.deadline) {
+		panic(errDeadline)
+	}
+	// Compiled guest code is never preempted; this is where the guest
+	// leaves its CPU to the rest of the process.
+	runtime.Gosched()
+	stack[0] = fuelSlice
+}
+
+// instantiateFuelModule adds the module of the fuel import to r.
+func instantiateFuelModule(ctx context.Context, r wazero.Runtime) error {
+	_, err := r.NewHostModuleBuilder(fuelModule).
+		NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(hostFuel), nil, []api.ValueType{i32}).
+		Export(fuelFunction).
+		Instantiate(ctx)
+	return err
+}
 
 // maxLogBytes caps one plugin log line; a plugin can't flood the run log
 // with a single call.
@@ -306,15 +359,23 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if scope == nil || scope.log == nil {
 		return
 	}
-	ctx = scope.ctx
 	level, ptr, size := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
 	truncated := size > maxLogBytes
 	if truncated {
 		size = maxLogBytes
 	}
+	if scope.logLines >= scope.logLimit.lines || scope.logBytes+int(size) > scope.logLimit.bytes {
+		// Over the call's share: count it and move on, cheaply, so a
+		// plugin logging in a loop costs little until its deadline.
+		scope.droppedLines++
+		scope.droppedBytes += int(uint32(stack[2]))
+		return
+	}
+	scope.logLines++
+	scope.logBytes += int(size)
 	b, ok := mod.Memory().Read(ptr, size)
 	if !ok {
-		scope.log.LogAttrs(ctx, slog.LevelWarn, "plugin passed a log buffer outside its memory",
+		scope.log.LogAttrs(scope.ctx, slog.LevelWarn, "plugin passed a log buffer outside its memory",
 			slog.String("plugin", scope.plugin))
 		return
 	}
@@ -326,5 +387,17 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if int(level) < len(logLevels) {
 		lvl = logLevels[level]
 	}
-	scope.log.LogAttrs(ctx, lvl, msg, slog.String("plugin", scope.plugin))
+	scope.log.LogAttrs(scope.ctx, lvl, msg, slog.String("plugin", scope.plugin))
+}
+
+// reportDropped writes the one line that says how much of a call's log was
+// dropped, if any was.
+func (s *callScope) reportDropped(function string) {
+	if s.droppedLines == 0 || s.log == nil {
+		return
+	}
+	s.log.LogAttrs(s.ctx, slog.LevelWarn, "plugin log over its per-call limit; lines dropped",
+		slog.String("plugin", s.plugin), slog.String("function", function),
+		slog.Int("dropped_lines", s.droppedLines), slog.Int("dropped_bytes", s.droppedBytes),
+		slog.Int("limit_lines", s.logLimit.lines), slog.Int("limit_bytes", s.logLimit.bytes))
 }

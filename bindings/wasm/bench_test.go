@@ -110,14 +110,14 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	}
 }
 
-// BenchmarkCompileCold adds the interrupt checks to the reputation plugin
+// BenchmarkCompileCold adds the fuel checks to the reputation plugin
 // and compiles it with no cache, as a first load does.
 func BenchmarkCompileCold(b *testing.B) {
 	wasmBytes := pluginBytes(b, "reputation")
 	ctx := context.Background()
 	defer reportCPU(b)()
 	for b.Loop() {
-		checked, err := addInterruptChecks(wasmBytes)
+		checked, err := instrument(wasmBytes, fuelSlice)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func BenchmarkCompileCold(b *testing.B) {
 // BenchmarkCompileCached compiles the reputation plugin from a warm
 // on-disk cache, as after a restart: a new cache and runtime each time.
 func BenchmarkCompileCached(b *testing.B) {
-	wasmBytes, err := addInterruptChecks(pluginBytes(b, "reputation"))
+	wasmBytes, err := instrument(pluginBytes(b, "reputation"), fuelSlice)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,7 @@ var testPlugins = map[string]struct {
 	"echo-v2":    {pkg: "./testdata/plugins/echo", ldflags: "-X main.version=2"},
 	"hog":        {pkg: "./testdata/plugins/hog"},
 	"spin":       {pkg: "./testdata/plugins/spin"},
+	"chatty":     {pkg: "./testdata/plugins/chatty"},
 	"crash":      {pkg: "./testdata/plugins/crash"},
 	"garbage":    {pkg: "./testdata/plugins/garbage"},
 	"noalloc":    {pkg: "./testdata/plugins/noalloc"},

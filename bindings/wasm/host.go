@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,12 +40,19 @@ type Limits struct {
 	// Instances is the size of the plugin's pool, and so how many calls
 	// run at once; more calls wait. The default is GOMAXPROCS.
 	Instances int
+	// LogLines and LogBytes cap what one call may log with goshawk.log;
+	// the rest is dropped, and one line at the end of the call says how
+	// much. The defaults are 1,000 lines and 1 MiB.
+	LogLines int
+	LogBytes int
 }
 
 // Defaults of Limits.
 const (
 	DefaultMemoryPages = 256
 	DefaultTimeout     = time.Second
+	DefaultLogLines    = 1000
+	DefaultLogBytes    = 1 << 20
 	// maxMemoryPages is the most a 32-bit WebAssembly memory can hold.
 	maxMemoryPages = 65536
 )
@@ -60,6 +68,12 @@ func (l Limits) or(d Limits) Limits {
 	if l.Instances == 0 {
 		l.Instances = d.Instances
 	}
+	if l.LogLines == 0 {
+		l.LogLines = d.LogLines
+	}
+	if l.LogBytes == 0 {
+		l.LogBytes = d.LogBytes
+	}
 	return l
 }
 
@@ -71,12 +85,17 @@ func (l Limits) check() error {
 		return fmt.Errorf("timeout %s is negative; use a positive duration such as 1s", l.Timeout)
 	case l.Instances < 0:
 		return fmt.Errorf("instances %d is negative; use a positive number", l.Instances)
+	case l.LogLines < 0:
+		return fmt.Errorf("log lines %d is negative; use a positive number", l.LogLines)
+	case l.LogBytes < 0:
+		return fmt.Errorf("log bytes %d is negative; use a positive number", l.LogBytes)
 	}
 	return nil
 }
 
 func builtinLimits() Limits {
-	return Limits{MemoryPages: DefaultMemoryPages, Timeout: DefaultTimeout, Instances: runtime.GOMAXPROCS(0)}
+	return Limits{MemoryPages: DefaultMemoryPages, Timeout: DefaultTimeout, Instances: runtime.GOMAXPROCS(0),
+		LogLines: DefaultLogLines, LogBytes: DefaultLogBytes}
 }
 
 // Options configure a Host.
@@ -111,6 +130,70 @@ type Host struct {
 	// retired holds versions swapped out or removed whose last call may
 	// still be running; Close waits for them.
 	retired []*plugin
+
+	// status is what Status reports, by plugin name; it has its own lock
+	// so that reading it never waits for calls or loads.
+	statusMu sync.Mutex
+	status   map[string]*PluginStatus
+}
+
+// PluginStatus is the load state of one plugin file, as Status reports it.
+type PluginStatus struct {
+	// Name is the plugin's name: its file name without .wasm.
+	Name string `json:"name"`
+	// Path is the file last loaded or tried.
+	Path string `json:"path"`
+	// Running says whether a version of the plugin serves calls; the
+	// fields up to Functions describe it.
+	Running   bool      `json:"running"`
+	Version   string    `json:"version,omitempty"`
+	SHA256    string    `json:"sha256,omitempty"`
+	LoadedAt  time.Time `json:"loaded_at,omitzero"`
+	Functions []string  `json:"functions,omitempty"`
+	// Error is why the last load of the file failed, empty when it
+	// succeeded; a running version stays in service after a failed reload.
+	Error   string    `json:"error,omitempty"`
+	ErrorAt time.Time `json:"error_at,omitzero"`
+}
+
+// Status returns the state of every plugin file the host has loaded or
+// tried to load, and not removed since, in name order.
+func (h *Host) Status() []PluginStatus {
+	h.statusMu.Lock()
+	defer h.statusMu.Unlock()
+	out := make([]PluginStatus, 0, len(h.status))
+	for _, st := range h.status {
+		c := *st
+		c.Functions = slices.Clone(st.Functions)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b PluginStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// recordLoad updates the status of the plugin name after a load of path:
+// p is the version now running (nil: unchanged), err why the load failed.
+func (h *Host) recordLoad(name, path string, p *plugin, err error) {
+	h.statusMu.Lock()
+	defer h.statusMu.Unlock()
+	st := h.status[name]
+	if st == nil {
+		st = &PluginStatus{Name: name}
+		h.status[name] = st
+	}
+	st.Path = path
+	if err != nil {
+		st.Error, st.ErrorAt = err.Error(), time.Now()
+		return
+	}
+	st.Error, st.ErrorAt = "", time.Time{}
+	if p != nil {
+		st.Running = true
+		st.Version = p.manifest.Version
+		st.SHA256 = hex.EncodeToString(p.sum[:])
+		st.LoadedAt = time.Now()
+		st.Functions = slices.Clone(p.pool.functions)
+	}
 }
 
 // NewHost returns a Host with its compilation cache ready.
@@ -135,7 +218,7 @@ func NewHost(ctx context.Context, o Options) (*Host, error) {
 			return nil, fmt.Errorf("wasm: compilation cache in %s: %w; check that the folder is writable", o.CacheDir, err)
 		}
 	}
-	return &Host{opts: o, log: log, cache: cache, plugins: map[string]*plugin{}}, nil
+	return &Host{opts: o, log: log, cache: cache, plugins: map[string]*plugin{}, status: map[string]*PluginStatus{}}, nil
 }
 
 func (h *Host) limits(name string) Limits {
@@ -181,9 +264,20 @@ func (h *Host) LoadDir(ctx context.Context, dir string) []error {
 // it in under its file name. If a version is already loaded, it keeps
 // serving until the new one passes every check; calls already running on it
 // finish there. A file whose content hasn't changed is not reloaded.
-func (h *Host) Load(ctx context.Context, path string) error {
-	name, err := pluginName(path)
-	if err != nil {
+// Status reports the outcome.
+//
+// Load returns within about twice the plugin's timeout once the module is
+// compiled, whatever the module does when it starts, and sooner when ctx
+// ends.
+func (h *Host) Load(ctx context.Context, path string) (err error) {
+	var p *plugin
+	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	defer func() {
+		if !errors.Is(err, ErrClosed) {
+			h.recordLoad(name, path, p, err)
+		}
+	}()
+	if _, err = pluginName(path); err != nil {
 		return err
 	}
 	wasmBytes, err := os.ReadFile(path)
@@ -205,7 +299,7 @@ func (h *Host) Load(ctx context.Context, path string) error {
 		return nil
 	}
 
-	p, err := build(ctx, path, name, wasmBytes, h.limits(name), h.cache)
+	p, err = build(ctx, path, name, wasmBytes, h.limits(name), h.cache)
 	if err != nil {
 		return err
 	}
@@ -215,6 +309,7 @@ func (h *Host) Load(ctx context.Context, path string) error {
 	if h.closed {
 		h.mu.Unlock()
 		p.release()
+		p = nil
 		return fmt.Errorf("%s: %w", path, ErrClosed)
 	}
 	old := h.plugins[name]
@@ -228,8 +323,12 @@ func (h *Host) Load(ctx context.Context, path string) error {
 	return nil
 }
 
-// Remove unloads the named plugin. Calls already running finish first.
+// Remove unloads the named plugin, and forgets its status. Calls already
+// running finish first.
 func (h *Host) Remove(name string) {
+	h.statusMu.Lock()
+	delete(h.status, name)
+	h.statusMu.Unlock()
 	h.mu.Lock()
 	p := h.plugins[name]
 	delete(h.plugins, name)
@@ -399,13 +498,32 @@ func (p *plugin) release() {
 
 // build compiles and checks one plugin version and instantiates its first
 // instance. It returns a version holding one reference, or an error that
-// starts with path; on error nothing is left open.
+// starts with path; on error nothing is left open. It returns within about
+// twice the plugin's timeout after compiling: the start function and
+// _initialize share one deadline, goshawk_manifest has another.
 func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits, cache wazero.CompilationCache) (_ *plugin, err error) {
 	if !bytes.HasPrefix(wasmBytes, []byte("\x00asm")) {
 		return nil, fmt.Errorf("%s: not a WebAssembly module (it doesn't start with \\0asm); build plugins as WASI reactors %s", path, docHint)
 	}
-	// No WithCloseOnContextDone: the interrupt checks enforce deadlines
-	// for a fraction of its cost (see interrupt.go).
+	compileErr := func(err error) error {
+		hint := "; rebuild the plugin for the WASI reactor target " + docHint
+		if strings.Contains(err.Error(), "over limit") {
+			hint = "; raise the plugin's memory limit"
+		}
+		return fmt.Errorf("%s: compile: %w%s", path, err, hint)
+	}
+	// The rewriter decodes the whole module, checking every length before
+	// wazero allocates anything for it; its output is compiled only once
+	// the original module has passed wazero's validation.
+	checked, err := instrument(wasmBytes, fuelSlice)
+	if err != nil {
+		return nil, compileErr(err)
+	}
+	if err := validateOriginal(ctx, path, wasmBytes, lim, compileErr); err != nil {
+		return nil, err
+	}
+	// No WithCloseOnContextDone: the fuel checks enforce deadlines, even
+	// when guests occupy every CPU (see fuel.go).
 	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(lim.MemoryPages)
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
@@ -422,28 +540,12 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	if err := instantiateHostModule(ctx, r); err != nil {
 		return nil, fmt.Errorf("%s: set up host functions: %w", path, err)
 	}
-	compileErr := func(err error) error {
-		hint := "; rebuild the plugin for the WASI reactor target " + docHint
-		if strings.Contains(err.Error(), "over limit") {
-			hint = "; raise the plugin's memory limit"
-		}
-		return fmt.Errorf("%s: compile: %w%s", path, err, hint)
-	}
-	// The rewriter reads the whole module, so it is also the first to
-	// find a malformed one.
-	checked, err := addInterruptChecks(wasmBytes)
-	if err != nil {
-		return nil, compileErr(err)
+	if err := instantiateFuelModule(ctx, r); err != nil {
+		return nil, fmt.Errorf("%s: set up host functions: %w", path, err)
 	}
 	cm, err := r.CompileModule(ctx, checked)
 	if err != nil {
 		return nil, compileErr(err)
-	}
-	if err := checkExports(cm); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := checkImports(cm); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 
 	p := &plugin{name: name, limits: lim, runtime: r, pool: newPool(r, cm, lim), done: make(chan struct{})}
@@ -453,12 +555,15 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p.pool.slots <- struct{}{}
-	inst.arm(ctx, lim.Timeout)
+	inst.begin(ctx, nil, name, lim.Timeout)
 	raw, err := inst.manifest(inst.wasmCtx)
-	inst.disarm()
+	inst.end()
 	if err != nil {
 		msg := describeFailure(err, inst.output.String())
-		if inst.timedOut.Load() {
+		switch {
+		case ctx.Err() != nil:
+			msg = "the caller gave up: " + ctx.Err().Error()
+		case errors.Is(err, errDeadline):
 			msg = fmt.Sprintf("did not finish within %s; make it faster or raise the plugin's timeout", lim.Timeout)
 		}
 		inst.close()
@@ -480,6 +585,27 @@ func build(ctx context.Context, path, name string, wasmBytes []byte, lim Limits,
 	return p, nil
 }
 
+// validateOriginal runs wazero's validation on the module as the plugin's
+// author built it, before anything of it is rewritten or run. It compiles
+// for wazero's interpreter, which decodes and validates without generating
+// machine code, and throws the result away.
+// It also checks the module's exports and imports against the ABI.
+func validateOriginal(ctx context.Context, path string, wasmBytes []byte, lim Limits, compileErr func(error) error) error {
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithMemoryLimitPages(lim.MemoryPages))
+	defer r.Close(context.Background())
+	cm, err := r.CompileModule(ctx, wasmBytes)
+	if err != nil {
+		return compileErr(err)
+	}
+	if err := checkExports(cm); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkImports(cm); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // call runs one function on an instance from the pool.
 func (p *plugin) call(ctx context.Context, function string, input []byte, log *slog.Logger) ([]byte, error) {
 	if !slices.Contains(p.pool.functions, function) {
@@ -487,25 +613,19 @@ func (p *plugin) call(ctx context.Context, function string, input []byte, log *s
 	}
 	inst, err := p.pool.get(ctx)
 	if err != nil {
-		return nil, p.failure(function, ctx, false, nil, err)
+		return nil, p.failure(function, ctx, nil, err)
 	}
-	inst.arm(ctx, p.limits.Timeout)
-	inst.scope = callScope{ctx: ctx, log: log, plugin: p.name}
+	inst.begin(ctx, log, p.name, p.limits.Timeout)
+	inst.scope.logLimit = logLimit{lines: p.limits.LogLines, bytes: p.limits.LogBytes}
 	out, pluginErr, err := inst.call(inst.wasmCtx, inst.funcs[function], input)
-	inst.scope = callScope{}
-	interrupted := inst.disarm()
+	inst.scope.reportDropped(function)
+	inst.end()
 	if err != nil {
-		err = p.failure(function, ctx, inst.timedOut.Load(), inst, err)
+		err = p.failure(function, ctx, inst, err)
 		p.pool.discard(inst)
 		return nil, err
 	}
-	if interrupted {
-		// The deadline fired just as the call returned: the result is
-		// whole, but the instance would trap on its next call.
-		p.pool.discard(inst)
-	} else {
-		p.pool.put(inst)
-	}
+	p.pool.put(inst)
 	if pluginErr != nil {
 		return nil, &FuncError{Plugin: p.name, Function: function, Message: *pluginErr}
 	}
@@ -513,7 +633,7 @@ func (p *plugin) call(ctx context.Context, function string, input []byte, log *s
 }
 
 // failure explains why a call failed, naming the limit or the crash.
-func (p *plugin) failure(function string, parent context.Context, timedOut bool, inst *instance, err error) error {
+func (p *plugin) failure(function string, parent context.Context, inst *instance, err error) error {
 	e := &callError{plugin: p.name, function: function, cause: err}
 	var output string
 	if inst != nil {
@@ -526,7 +646,7 @@ func (p *plugin) failure(function string, parent context.Context, timedOut bool,
 		e.cause = nil
 	case errors.As(err, &abi):
 		e.kind, e.detail = ErrBadResult, abi.msg
-	case timedOut:
+	case errors.Is(err, errDeadline):
 		e.kind = ErrTimeout
 		e.detail = fmt.Sprintf("the call did not finish within %s; make the function faster or raise the plugin's timeout", p.limits.Timeout)
 	case strings.Contains(output, "out of memory") || inst != nil && memoryFull(inst, p.limits):

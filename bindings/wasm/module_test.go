@@ -53,6 +53,9 @@ type wasmModule struct {
 	imports []wasmImport
 	funcs   []wasmFunc
 	data    map[uint32][]byte
+	// start is one more than the index in funcs of the start function; 0
+	// means none.
+	start int
 }
 
 func uleb(v uint64) []byte {
@@ -139,6 +142,9 @@ func (m wasmModule) encode() []byte {
 	global := append([]byte{wI32, 0x01, opI32Const}, sleb(4096)...)
 	out = append(out, section(6, vec(append(global, opEnd)))...)
 	out = append(out, section(7, vec(exports...))...)
+	if m.start > 0 {
+		out = append(out, section(8, uleb(uint64(len(m.imports)+m.start-1)))...)
+	}
 	out = append(out, section(10, vec(codes...))...)
 	if len(datas) > 0 {
 		out = append(out, section(11, vec(datas...))...)

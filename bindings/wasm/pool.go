@@ -3,10 +3,11 @@ package wasm
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,68 +102,40 @@ type instance struct {
 	// during the current call, so a crash can say why (a Go panic message).
 	output headBuffer
 
-	// scope is what host functions need to know about the running call;
-	// wasmCtx, made once, carries it to them, so a call allocates no
-	// context of its own.
+	// scope is what host functions need to know about the running call,
+	// its deadline among them; wasmCtx, made once, carries it to them, so
+	// a call allocates no context of its own.
 	scope   callScope
 	wasmCtx context.Context
-
-	// flag is the module's goshawk_interrupt global (see interrupt.go).
-	// interruptMu orders setting it against closing the module, and
-	// interrupted records that either happened.
-	flag        api.MutableGlobal
-	interruptMu sync.Mutex
-	interrupted bool
-	// timer interrupts a call that outlives the plugin's timeout; it is
-	// made on the first call and reset for each one. timedOut records that
-	// it fired.
-	timer    *time.Timer
-	timedOut atomic.Bool
-	// stopCtx unregisters the interrupt on the caller's context.
-	stopCtx func() bool
 }
 
-// instantiate makes a new instance and runs its _initialize export under
-// the plugin's time limit, like a call.
+// instantiate makes a new instance: wazero instantiates the module and runs
+// its start function, and then its _initialize export runs, both within one
+// time limit, as long as a call's.
 func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 	inst := &instance{stack: make([]uint64, 2)}
 	inst.wasmCtx = context.WithValue(context.Background(), callScopeKey{}, &inst.scope)
 	cfg := wazero.NewModuleConfig().
 		// Anonymous, so that many instances of one module can coexist.
 		WithName("").
-		// _initialize is called below, under a deadline: wazero would
-		// run a start function with nothing to interrupt it.
+		// _initialize is called below; wazero would call _start.
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader).
 		WithStdout(&inst.output).
 		WithStderr(&inst.output)
-	mod, err := p.runtime.InstantiateModule(ctx, p.compiled, cfg)
+	inst.begin(ctx, nil, "", p.timeout)
+	defer inst.end()
+	mod, err := p.runtime.InstantiateModule(inst.wasmCtx, p.compiled, cfg)
 	if err != nil {
-		return nil, &lineError{msg: "instantiate: " + describeFailure(err, inst.output.String()), cause: err}
+		return nil, &lineError{msg: "instantiate: " + p.initFailure("the start function", ctx, err, inst), cause: err}
 	}
 	inst.mod = mod
-	flag, ok := mod.ExportedGlobal(exportInterrupt).(api.MutableGlobal)
-	if !ok {
-		inst.close()
-		return nil, fmt.Errorf("instantiate: the module lacks the %s global the host adds; this is a bug in goshawk", exportInterrupt)
-	}
-	inst.flag = flag
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
-		inst.arm(ctx, p.timeout)
-		err := init.CallWithStack(inst.wasmCtx, nil)
-		inst.disarm()
-		if err != nil {
-			msg := describeFailure(err, inst.output.String())
-			switch {
-			case ctx.Err() != nil:
-				msg, err = "the caller gave up", ctx.Err()
-			case inst.timedOut.Load():
-				msg = fmt.Sprintf("did not finish within %s; make the plugin's initialisation faster or raise its timeout", p.timeout)
-			}
+		if err := init.CallWithStack(inst.wasmCtx, nil); err != nil {
 			inst.close()
-			return nil, &lineError{msg: "instantiate: " + exportInitialize + ": " + msg, cause: err}
+			return nil, &lineError{msg: "instantiate: " + exportInitialize + ": " + p.initFailure("the plugin's initialisation", ctx, err, inst), cause: err}
 		}
 	}
 	inst.mem = mod.ExportedMemory(exportMemory)
@@ -174,6 +147,18 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 	}
 	p.created.Add(1)
 	return inst, nil
+}
+
+// initFailure explains why what (the start function or _initialize)
+// failed.
+func (p *pool) initFailure(what string, ctx context.Context, err error, inst *instance) string {
+	switch {
+	case ctx.Err() != nil:
+		return "the caller gave up: " + ctx.Err().Error()
+	case errors.Is(err, errDeadline):
+		return fmt.Sprintf("did not finish within %s; make %s faster or raise the plugin's timeout", p.timeout, what)
+	}
+	return describeFailure(err, inst.output.String())
 }
 
 // bind looks up the handles of the plugin's functions.
@@ -189,59 +174,19 @@ func (inst *instance) bind(names []string) error {
 	return nil
 }
 
-// arm interrupts the instance's next wasm calls when timeout passes or ctx
-// ends. The caller must call disarm once those calls are over.
-func (inst *instance) arm(ctx context.Context, timeout time.Duration) {
-	if inst.timer == nil {
-		inst.timer = time.AfterFunc(timeout, inst.expire)
-	} else {
-		inst.timer.Reset(timeout)
-	}
-	if ctx.Done() != nil {
-		inst.stopCtx = context.AfterFunc(ctx, inst.interrupt)
-	}
+// begin sets the scope of the instance's next wasm calls: they end when
+// timeout passes or ctx ends, and log to log. The caller must call end once
+// those calls are over.
+func (inst *instance) begin(ctx context.Context, log *slog.Logger, plugin string, timeout time.Duration) {
+	inst.scope = callScope{ctx: ctx, log: log, plugin: plugin, deadline: time.Now().Add(timeout)}
 }
 
-// disarm stops the deadline that arm set. It reports whether the
-// instance was or may yet be interrupted, in which case it must not go
-// back to the pool even if its call finished.
-func (inst *instance) disarm() (interrupted bool) {
-	interrupted = !inst.timer.Stop()
-	if inst.stopCtx != nil {
-		if !inst.stopCtx() {
-			interrupted = true
-		}
-		inst.stopCtx = nil
-	}
-	return interrupted
-}
-
-func (inst *instance) expire() {
-	inst.timedOut.Store(true)
-	inst.interrupt()
-}
-
-// interrupt makes the running call, if any, trap at its next function
-// entry or loop iteration.
-func (inst *instance) interrupt() {
-	inst.interruptMu.Lock()
-	defer inst.interruptMu.Unlock()
-	if !inst.interrupted {
-		inst.interrupted = true
-		inst.flag.Set(1)
-	}
-}
+// end clears the scope, so the instance holds nothing of the call.
+func (inst *instance) end() { inst.scope = callScope{} }
 
 func (inst *instance) close() {
-	// Held so that a late interrupt can't touch the module while it
-	// closes. The module may already be closed by an exit; closing again
-	// is harmless.
-	inst.interruptMu.Lock()
-	defer inst.interruptMu.Unlock()
-	inst.interrupted = true
-	if inst.timer != nil {
-		inst.timer.Stop()
-	}
+	// The module may already be closed by an exit; closing again is
+	// harmless.
 	_ = inst.mod.Close(context.Background())
 }
 

@@ -12,7 +12,9 @@ var counter uint64
 
 func init() {
 	pdk.Describe("spin", "1")
-	pdk.Register("spin", "Loops forever.", func(json.RawMessage) (any, error) {
+	pdk.Register("spin", "Logs \"spinning\" and loops forever.", func(json.RawMessage) (any, error) {
+		// The line tells a test that the loop is about to start.
+		pdk.Log(pdk.LevelInfo, "spinning")
 		for {
 			counter++
 		}
