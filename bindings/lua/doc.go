@@ -22,18 +22,23 @@
 // table.insert = nil) is seen by another run. Shared metatables are
 // protected with __metatable.
 //
-// Limits: the run's context deadline stops any Lua code (SetContext);
+// Limits: the run's context deadline stops any Lua code (SetContext), and
+// the pattern functions, which run in Go, look at it as they go;
 // Options.CallStackSize bounds recursion, so runaway recursion is a "stack
-// overflow" error; Options.RegistryMaxSize bounds the value stack; and every
-// string the sandbox builds is capped at Options.MaxStringBytes: the ..
-// operator (Compile routes it through a checked function), string.rep,
-// string.format, string.gsub, table.concat, json.encode and load.
+// overflow" error; Options.RegistryMaxSize bounds the value stack; the
+// traceback kept with an error is bounded (a run of tail calls is one line
+// of it); and every string the sandbox builds is capped at
+// Options.MaxStringBytes: the .. operator (Compile routes it through a
+// checked function), string.rep, string.format, string.gsub, table.concat,
+// json.encode and load.
 //
-// Two limits are not enforced, and a playbook author who can write a script
-// can exhaust the host through them: the memory held by tables (gopher-lua
-// has no allocation hook), and the run time of a single pattern match
-// (string.find, match, gmatch, gsub run in Go, where the deadline is only
-// seen after they return).
+// string.find, match, gmatch and gsub are a port of Lua 5.1's, with its
+// pattern language (%f and %b included) and the limits of later Lua
+// versions: 200 nested pattern items, 32 captures.
+//
+// One limit is not enforced, and a playbook author who can write a script
+// can exhaust the host through it: the memory held by tables (gopher-lua has
+// no allocation hook).
 //
 // # Values
 //

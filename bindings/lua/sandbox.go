@@ -41,6 +41,7 @@ var forbiddenGlobals = map[string]string{
 	"collectgarbage": "the host manages memory",
 	"coroutine":      "playbook scripts run straight through",
 	"newproxy":       "it is undocumented",
+	"channel":        "playbook scripts run straight through",
 }
 
 var forbiddenOS = map[string]string{
@@ -111,7 +112,12 @@ func (st *state) openLibraries() {
 	str := all(strLib, forbiddenString)
 	str = replaceEntry(str, fn("rep", st.strRep))
 	str = replaceEntry(str, fn("format", st.strFormat(strLib.RawGetString("format"))))
-	str = replaceEntry(str, fn("gsub", st.strGsub(strLib.RawGetString("gsub"))))
+	str = replaceEntry(str, fn("gsub", st.strGsub))
+	str = replaceEntry(str, fn("find", st.strFind))
+	str = replaceEntry(str, fn("match", st.strMatch))
+	gmatch := fn("gmatch", st.strGmatch)
+	str = replaceEntry(str, gmatch)
+	str = replaceEntry(str, entry{"gfind", gmatch.value})
 
 	tbl := all(g.RawGetString("table").(*glua.LTable), nil)
 	tbl = replaceEntry(tbl, fn("concat", st.tableConcat))
@@ -364,51 +370,6 @@ func formatBound(L *glua.LState, format string) float64 {
 	return size
 }
 
-// strGsub wraps string.gsub. A string replacement bounds the output before
-// matching; a function or table replacement is routed through a function
-// that counts what it substitutes and stops at the limit.
-func (st *state) strGsub(orig glua.LValue) glua.LGFunction {
-	return func(L *glua.LState) int {
-		s := L.CheckString(1)
-		L.CheckString(2)
-		limit := st.rt.opts.MaxStringBytes
-		switch repl := L.Get(3).(type) {
-		case glua.LString:
-			matches := float64(len(s) + 1)
-			if n := L.OptInt(4, -1); n >= 0 {
-				matches = min(matches, float64(n))
-			}
-			refs := float64(strings.Count(string(repl), "%"))
-			st.tooLarge(L, "string.gsub", float64(len(s))+matches*float64(len(repl))+refs*float64(len(s)))
-		case *glua.LTable, *glua.LFunction:
-			total := len(s)
-			L.Replace(3, L.NewFunction(func(L *glua.LState) int {
-				var v glua.LValue
-				if t, ok := repl.(*glua.LTable); ok {
-					v = L.GetTable(t, L.Get(1))
-				} else {
-					nargs := L.GetTop()
-					L.Push(repl)
-					for i := 1; i <= nargs; i++ {
-						L.Push(L.Get(i))
-					}
-					L.Call(nargs, 1)
-					v = L.Get(-1)
-				}
-				if s, ok := v.(glua.LString); ok {
-					total += len(s)
-					if total > limit {
-						L.RaiseError("string.gsub: result %v of %d bytes", errTooLarge, limit)
-					}
-				}
-				L.Push(v)
-				return 1
-			}))
-		}
-		return callThrough(L, orig)
-	}
-}
-
 // mathRandom is Lua's math.random([m [, n]]). gopher-lua's version panics
 // on an empty interval and never returns n.
 func mathRandom(L *glua.LState) int {
@@ -453,28 +414,66 @@ func describeValue(v glua.LValue) string {
 // Globals returns the sorted names of the globals every script gets,
 // besides the assets: the kept base functions, the libraries, input,
 // container and plugins. Playbook lint uses it to tell a stdlib global from
-// an undeclared asset.
-func Globals() []string {
-	globalsOnce.Do(func() {
-		rt := NewRuntime(Options{PoolSize: 1})
-		st := rt.newState()
-		defer st.L.Close()
-		names := []string{"_G", "input", "container", "plugins"}
-		for _, e := range st.base {
-			if e.name != concatName {
-				names = append(names, e.name)
-			}
-		}
-		for _, lib := range st.libs {
-			names = append(names, lib.name)
-		}
-		slices.Sort(names)
-		globalNames = names
-	})
-	return slices.Clone(globalNames)
+// an undeclared asset, and config to refuse an asset named like one.
+func Globals() []string { return slices.Clone(sandboxCatalog().globals) }
+
+// Members returns the sorted names of the members of library lib ("string",
+// "os", "json", ...) as every script sees it, or nil when the sandbox has no
+// such library.
+func Members(lib string) []string { return slices.Clone(sandboxCatalog().members[lib]) }
+
+// Removed maps each name the sandbox leaves out on purpose to why: globals
+// ("io", "dofile") and library members ("os.execute", "string.dump"). A
+// script that uses one gets an error with that reason.
+func Removed() map[string]string {
+	m := make(map[string]string, len(forbiddenGlobals)+len(forbiddenOS)+len(forbiddenString))
+	for name, why := range forbiddenGlobals {
+		m[name] = why
+	}
+	for name, why := range forbiddenOS {
+		m["os."+name] = why
+	}
+	for name, why := range forbiddenString {
+		m["string."+name] = why
+	}
+	return m
 }
 
-var (
-	globalsOnce sync.Once
-	globalNames []string
-)
+// Keywords returns the reserved words of Lua 5.1, sorted: no global, and so
+// no asset, can be named after one.
+func Keywords() []string { return slices.Clone(keywords) }
+
+var keywords = []string{
+	"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+	"local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+}
+
+type catalog struct {
+	globals []string
+	members map[string][]string
+}
+
+// sandboxCatalog reads the names from a state built the way every run's is,
+// so the lists can't drift from what scripts see.
+var sandboxCatalog = sync.OnceValue(func() catalog {
+	rt := NewRuntime(Options{PoolSize: 1})
+	st := rt.newState()
+	defer st.L.Close()
+	c := catalog{globals: []string{"_G", "input", "container", "plugins"}, members: map[string][]string{}}
+	for _, e := range st.base {
+		if e.name != concatName {
+			c.globals = append(c.globals, e.name)
+		}
+	}
+	for _, lib := range st.libs {
+		c.globals = append(c.globals, lib.name)
+		names := make([]string, len(lib.entries))
+		for i, e := range lib.entries {
+			names[i] = e.name
+		}
+		slices.Sort(names)
+		c.members[lib.name] = names
+	}
+	slices.Sort(c.globals)
+	return c
+})

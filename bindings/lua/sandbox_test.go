@@ -321,3 +321,54 @@ func TestGlobals(t *testing.T) {
 		t.Fatalf("Globals() = %v\nwant %v", got, want)
 	}
 }
+
+func TestNameListsMatchTheSandbox(t *testing.T) {
+	rt := NewRuntime(Options{PoolSize: 1})
+	defer rt.Close()
+	// Every member Members lists is there, and nothing else is.
+	for _, lib := range []string{"string", "table", "math", "os", "log", "json", "kv", "containers", "time"} {
+		names := Members(lib)
+		if len(names) == 0 {
+			t.Fatalf("Members(%q) is empty", lib)
+		}
+		src := `local names = {} for k in pairs(` + lib + `) do names[#names + 1] = k end table.sort(names) return names`
+		got := mustRun(t, rt, src, nil).([]any)
+		if len(got) != len(names) {
+			t.Fatalf("%s has %v, Members says %v", lib, got, names)
+		}
+		for i := range got {
+			if got[i] != names[i] {
+				t.Fatalf("%s has %v, Members says %v", lib, got, names)
+			}
+		}
+	}
+	if got := Members("os"); !slices.Equal(got, []string{"clock", "date", "time"}) {
+		t.Fatalf("Members(os) = %v", got)
+	}
+	if Members("io") != nil {
+		t.Fatal("Members(io) is not nil")
+	}
+	// Every removed name raises with its reason.
+	for name, why := range Removed() {
+		src := "return " + name + ".x"
+		if strings.Contains(name, ".") {
+			src = "return " + name + "()"
+		}
+		_, err := runLua(t, rt, src, nil)
+		if err == nil || !strings.Contains(err.Error(), name+" is not available in the playbook sandbox: "+why) {
+			t.Errorf("%s: error %v", name, err)
+		}
+		if slices.Contains(Globals(), name) {
+			t.Errorf("%s is both removed and a global", name)
+		}
+	}
+	// A keyword can't be a global.
+	for _, k := range Keywords() {
+		if slices.Contains(Globals(), k) {
+			t.Errorf("keyword %s is a global", k)
+		}
+		if _, err := Compile("k.lua", []byte("local "+k+" = 1")); err == nil {
+			t.Errorf("%s compiles as a local name; it is not a keyword", k)
+		}
+	}
+}
