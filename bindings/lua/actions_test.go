@@ -23,7 +23,9 @@ func (testConn) Close() error { return nil }
 func testProvider() *providers.Provider {
 	return &providers.Provider{
 		Name: "testprov",
-		Open: func(asset string, cfg providers.Values) (providers.Conn, error) { return testConn("conn-" + asset), nil },
+		Open: func(asset string, cfg providers.Values) (providers.Conn, error) {
+			return testConn("conn-" + asset), nil
+		},
 		Actions: []providers.Spec{
 			{
 				Name: "noop", Kind: providers.Test, ReadOnly: true,
