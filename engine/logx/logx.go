@@ -1,18 +1,32 @@
 // Package logx builds goshawk's structured loggers (log/slog): text on a
 // terminal, JSON on request, and every known secret value redacted from
-// messages and attributes before anything is written.
+// messages and attributes before anything is written, in every encoding a
+// secret takes on its way back from a server (see package redact).
+//
+// The loggers also keep lines parseable: each attribute key appears once in
+// a line (the first value wins, so the engine's asset=tc is not repeated by
+// a connector's), an attribute that would shadow the logger's own time,
+// level, msg or source is written as fields.<key>, and durations are written
+// the same way in text and JSON, as a Go duration string such as 1.5s or
+// 12.346ms (rounded to the millisecond above a second, to the microsecond
+// above a millisecond).
 package logx
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/goshawk/goshawk/providers/redact"
 )
 
 // Redacted replaces a secret value wherever it appears.
-const Redacted = "[REDACTED]"
+const Redacted = redact.Marker
 
 // Redactor replaces known secret values in strings. The zero value redacts
 // nothing. It is safe for concurrent use; Add may be called at any time
@@ -30,30 +44,31 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// Add adds secret values. Values shorter than 4 bytes are ignored, since
-// redacting them would mangle ordinary text and they protect nothing.
+// Add adds secret values, each with its encoded forms (JSON escapes, URL
+// and form encoding, HTML escapes, base64 at any offset, as package redact
+// lists them). Values shorter than redact.MinLen (4 bytes) are ignored,
+// since redacting them would mangle ordinary text and they protect
+// nothing; asset config refuses such secrets (providers.Register checks
+// every Secret parameter), so none reaches here from a config.
 func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) >= 4 && !contains(r.secrets, s) {
+		if len(s) >= redact.MinLen && !slices.Contains(r.secrets, s) {
 			r.secrets = append(r.secrets, s)
 		}
 	}
-	pairs := make([]string, 0, 2*len(r.secrets))
+	var variants []string
 	for _, s := range r.secrets {
-		pairs = append(pairs, s, Redacted)
+		variants = append(variants, redact.Variants(s)...)
+	}
+	// Longest first, so a secret's encoded form is replaced whole.
+	slices.SortStableFunc(variants, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(variants))
+	for _, v := range variants {
+		pairs = append(pairs, v, Redacted)
 	}
 	r.r = strings.NewReplacer(pairs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // String returns s with every secret replaced.
@@ -90,9 +105,12 @@ func (rw redactWriter) Write(p []byte) (int, error) {
 // secrets redacted from the message and every string attribute.
 func New(w io.Writer, format string, level slog.Level, r *Redactor) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-		if a.Value.Kind() == slog.KindString {
+		switch a.Value.Kind() {
+		case slog.KindString:
 			a.Value = slog.StringValue(r.String(a.Value.String()))
-		} else if a.Value.Kind() == slog.KindAny {
+		case slog.KindDuration:
+			a.Value = slog.StringValue(FormatDuration(a.Value.Duration()))
+		case slog.KindAny:
 			if err, ok := a.Value.Any().(error); ok {
 				a.Value = slog.StringValue(r.String(err.Error()))
 			}
@@ -105,25 +123,82 @@ func New(w io.Writer, format string, level slog.Level, r *Redactor) *slog.Logger
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(messageRedactor{h, r})
+	return slog.New(tidy{Handler: h, r: r})
 }
 
-// messageRedactor redacts the record's message, which ReplaceAttr never
-// sees.
-type messageRedactor struct {
+// FormatDuration writes d as logs show it: a Go duration string, rounded
+// to the millisecond from one second up and to the microsecond from one
+// millisecond up, so 1.5s, 12.346ms and 850ns.
+func FormatDuration(d time.Duration) string {
+	switch a := d.Abs(); {
+	case a >= time.Second:
+		d = d.Round(time.Millisecond)
+	case a >= time.Millisecond:
+		d = d.Round(time.Microsecond)
+	}
+	return d.String()
+}
+
+// builtin are the keys the handlers write themselves.
+var builtin = map[string]bool{slog.TimeKey: true, slog.LevelKey: true, slog.MessageKey: true, slog.SourceKey: true}
+
+// tidy redacts the record's message, which ReplaceAttr never sees, and
+// keeps each key once per line: an attribute whose key the logger already
+// carries (from With) or that the record repeats is dropped, the first
+// value winning, and one that would shadow a built-in key at the top level
+// is renamed fields.<key>.
+type tidy struct {
 	slog.Handler
-	r *Redactor
+	r      *Redactor
+	prefix string          // the open groups, "g1.g2."
+	seen   map[string]bool // full keys added by With; never mutated once shared
 }
 
-func (m messageRedactor) Handle(ctx context.Context, rec slog.Record) error {
-	rec.Message = m.r.String(rec.Message)
-	return m.Handler.Handle(ctx, rec)
+func (t tidy) keep(a slog.Attr, seen map[string]bool) (slog.Attr, bool) {
+	if a.Key == "" {
+		return a, true // an inlined group, or an empty attribute slog drops
+	}
+	if t.prefix == "" && builtin[a.Key] {
+		a.Key = "fields." + a.Key
+	}
+	k := t.prefix + a.Key
+	if t.seen[k] || seen[k] {
+		return a, false
+	}
+	seen[k] = true
+	return a, true
 }
 
-func (m messageRedactor) WithAttrs(as []slog.Attr) slog.Handler {
-	return messageRedactor{m.Handler.WithAttrs(as), m.r}
+func (t tidy) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, t.r.String(rec.Message), rec.PC)
+	local := map[string]bool{}
+	rec.Attrs(func(a slog.Attr) bool {
+		if a, ok := t.keep(a, local); ok {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return t.Handler.Handle(ctx, out)
 }
 
-func (m messageRedactor) WithGroup(name string) slog.Handler {
-	return messageRedactor{m.Handler.WithGroup(name), m.r}
+func (t tidy) WithAttrs(as []slog.Attr) slog.Handler {
+	seen := maps.Clone(t.seen)
+	if seen == nil {
+		seen = map[string]bool{}
+	}
+	kept := make([]slog.Attr, 0, len(as))
+	for _, a := range as {
+		if a, ok := t.keep(a, seen); ok {
+			kept = append(kept, a)
+		}
+	}
+	// keep checked against t.seen and recorded in seen, a superset of it.
+	return tidy{Handler: t.Handler.WithAttrs(kept), r: t.r, prefix: t.prefix, seen: seen}
+}
+
+func (t tidy) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return t
+	}
+	return tidy{Handler: t.Handler.WithGroup(name), r: t.r, prefix: t.prefix + name + ".", seen: t.seen}
 }

@@ -27,11 +27,15 @@ func (c *Client) failure(err error) *providers.Result {
 	)
 	switch {
 	case errors.As(err, &he) && he.Response != nil:
-		if body := bodyJSON(he.Response); body != nil {
-			r = providers.Failedf("Error from server, Status Code: %d data returned: %s", he.Response.Status, strings.TrimSpace(string(he.Response.Body)))
+		// A server that echoes what it received must not make us print the
+		// key: the body is redacted, in every encoding, before it is read.
+		resp := *he.Response
+		resp.Body = []byte(c.rep.String(string(resp.Body)))
+		if body := bodyJSON(&resp); body != nil {
+			r = providers.Failedf("Error from server, Status Code: %d data returned: %s", resp.Status, strings.TrimSpace(string(resp.Body)))
 			r.Data = []any{body}
 		} else {
-			r = providers.Failedf("Status Code: %d. Data from server: %s", he.Response.Status, bodyText(he.Response))
+			r = providers.Failedf("Status Code: %d. Data from server: %s", resp.Status, bodyText(&resp))
 		}
 	case errors.As(err, &he):
 		r = providers.Failedf("Error connecting: %s %s: %v", he.Method, he.URL, he.Err)
@@ -40,8 +44,7 @@ func (c *Client) failure(err error) *providers.Result {
 	default:
 		r = providers.Failedf("%v", err)
 	}
-	// A server that echoes what it received must not make us print the key.
-	r.Message = strings.ReplaceAll(r.Message, c.signer.secretKey, "[redacted]")
+	r.Message = c.rep.String(r.Message)
 	return r
 }
 

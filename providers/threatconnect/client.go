@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/providers/internal/httpx"
+	"github.com/goshawk/goshawk/providers/redact"
 )
 
 // Client talks to one ThreatConnect instance with one set of credentials.
@@ -23,6 +24,7 @@ type Client struct {
 	rootPath     string // escaped path prefix of every request, "/v3" or "/api/v3"
 	http         *httpx.Client
 	signer       *signer
+	rep          *redact.Replacer // of the secret key, for what the server sends back
 
 	maxContainers int // new containers per poll
 	intervalDays  int // how far back a first poll or a poll now looks
@@ -89,6 +91,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		host:     u.Host,
 		rootPath: u.EscapedPath(),
 		signer:   sig,
+		rep:      redact.NewMarked("[redacted]", cfg.SecretKey),
 		http: httpx.New(httpx.Config{
 			Name: "threatconnect", BaseURL: u, VerifyTLS: cfg.VerifyServerCert, IdlePerHost: 32,
 			Timeout: cfg.Timeout, Auth: sig, Policy: policy,

@@ -3,8 +3,11 @@ package threatconnect
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,5 +272,34 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if _, err := parseCheckpoint(bad); err == nil {
 			t.Errorf("parseCheckpoint(%q) = nil error", bad)
 		}
+	}
+}
+
+// TestIntervalDaysIsRangeChecked guards issue 14 item 12: interval_days
+// past a century is refused at config, so the look-back window can never
+// overflow and start the poll in the future.
+func TestIntervalDaysIsRangeChecked(t *testing.T) {
+	base := map[string]any{"base_url": "https://x.example", "access_id": "id", "secret_key": testSecret}
+	for _, days := range []int{106752, 36501, 0} {
+		cfg := maps.Clone(base)
+		cfg["interval_days"] = days
+		if _, err := providers.OpenAsset("tc", Provider(), cfg); err == nil || !strings.Contains(err.Error(), "interval_days") {
+			t.Errorf("interval_days %d: err = %v, want a range error", days, err)
+		}
+	}
+	f := newFixture(t, tcfake.Options{Empty: true}, map[string]any{"interval_days": 36500})
+	now := time.Now().UTC()
+	sink := newMemSink()
+	r := f.invokeEnv(t, "on_poll", map[string]any{"poll_now": true}, f.env(sink, now))
+	if !r.OK() {
+		t.Fatal(r.Message)
+	}
+	reqs := f.srv.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no request")
+	}
+	uri, _ := url.QueryUnescape(reqs[0].RequestURI)
+	if want := fmt.Sprintf("dateAdded >= \"%d-", now.Year()-100); !strings.Contains(uri, want) {
+		t.Fatalf("the poll query %s does not look back a century (%s)", uri, want)
 	}
 }

@@ -48,8 +48,8 @@ func configParams() []providers.Param {
 			Doc: "Secret key of the API user"},
 		{Name: "max_containers", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1),
 			Doc: "Max containers per poll"},
-		{Name: "interval_days", Type: providers.Integer, Default: int64(7), Min: providers.Bound(1),
-			Doc: "Last 'N' days to get data from during the first scheduled poll and every poll now"},
+		{Name: "interval_days", Type: providers.Integer, Default: int64(7), Min: providers.Bound(1), Max: providers.Bound(maxIntervalDays),
+			Doc: "Last 'N' days to get data from during the first scheduled poll and every poll now, 1 to 36500"},
 		{Name: "verify_server_cert", Type: providers.Bool, Default: true,
 			Doc: "Verify the server's TLS certificate"},
 		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: checkPositive("timeout"),
@@ -98,6 +98,11 @@ func checkPositive(name string) func(any) error {
 		return nil
 	}
 }
+
+// maxIntervalDays bounds interval_days at a century. The look-back window
+// is a time.Duration, which overflows past 106,751 days and would start
+// the poll in the far future, where it finds nothing, forever.
+const maxIntervalDays = 36500
 
 // The contains types post_data accepts in primary_field.
 var primaryContains = []string{"ip", "ipv6", "email", "hash", "md5", "sha1", "sha256", "domain", "url"}

@@ -330,7 +330,11 @@ func runTestConnectivity(ctx context.Context, c *client, call *providers.Call) *
 
 // result renders a response as the Swimlane result (reference §9.4).
 func (c *client) result(resp *httpx.Response, checkItems bool) *providers.Result {
-	body := redactValue(decodeBody(resp.Body), c.secrets())
+	// Redact the raw body first: an echoed secret may be JSON-escaped, and
+	// error details are cut to length.
+	rep := c.replacer()
+	resp = &httpx.Response{Status: resp.Status, Header: resp.Header, Body: []byte(rep.String(string(resp.Body)))}
+	body := redactValue(decodeBody(resp.Body), rep)
 	entry := map[string]any{
 		"status_code":      resp.Status,
 		"reason":           http.StatusText(resp.Status),

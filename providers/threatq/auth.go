@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/providers/internal/httpx"
+	"github.com/goshawk/goshawk/providers/redact"
 )
 
 // tokenMargin is how long before expiry a token stops being handed out, so
@@ -114,7 +115,9 @@ func (c *client) fetchToken(ctx context.Context, env httpx.Env) (string, time.Du
 		return "", 0, err
 	}
 	if !resp.OK() {
-		return "", 0, &authError{status: resp.Status, detail: c.redact(authDetail(resp.Body))}
+		// Redact before authDetail cuts a long body, so that a cut can never
+		// leave a prefix of the password behind.
+		return "", 0, &authError{status: resp.Status, detail: authDetail([]byte(c.redact(string(resp.Body))))}
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`
@@ -160,47 +163,34 @@ func authDetail(body []byte) string {
 	return strings.Join(parts, ": ")
 }
 
-// secrets returns the values that must never reach a result or a log.
-func (c *client) secrets() []string {
+// replacer removes the password and the cached token, in every encoding
+// package redact knows, from text that came from the server, in case a
+// server echoes what it was sent. It is rebuilt when the token changes.
+func (c *client) replacer() *redact.Replacer {
 	c.mu.Lock()
-	tok := c.token
-	c.mu.Unlock()
-	var out []string
-	for _, s := range []string{c.password, tok} {
-		// Very short values would blank out ordinary text and protect nothing.
-		if len(s) >= 4 {
-			out = append(out, s)
-		}
+	defer c.mu.Unlock()
+	if c.rep == nil || c.repToken != c.token {
+		c.rep, c.repToken = redact.NewMarked("[redacted]", c.password, c.token), c.token
 	}
-	return out
+	return c.rep
 }
 
-// redact removes the password and the cached token from text that came
-// from the server, in case a server echoes what it was sent.
-func (c *client) redact(s string) string {
-	return redactAll(s, c.secrets())
-}
+// redact applies replacer to s.
+func (c *client) redact(s string) string { return c.replacer().String(s) }
 
-func redactAll(s string, secrets []string) string {
-	for _, secret := range secrets {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-	}
-	return s
-}
-
-// redactValue applies redact to every string of a decoded JSON value, in
-// place, so that an echoed secret cannot reach json_body either.
-func redactValue(v any, secrets []string) any {
+// redactValue redacts every string of a decoded JSON value, in place, so
+// that an echoed secret cannot reach json_body either.
+func redactValue(v any, rep *redact.Replacer) any {
 	switch x := v.(type) {
 	case string:
-		return redactAll(x, secrets)
+		return rep.String(x)
 	case map[string]any:
 		for k, e := range x {
-			x[k] = redactValue(e, secrets)
+			x[k] = redactValue(e, rep)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = redactValue(e, secrets)
+			x[i] = redactValue(e, rep)
 		}
 	}
 	return v

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/providers/internal/httpx"
+	"github.com/goshawk/goshawk/providers/redact"
 )
 
 // clientConfig is the validated config of one asset.
@@ -42,6 +43,8 @@ type client struct {
 	expires  time.Time
 	fetching *tokenFetch
 	typeIDs  map[string]int64 // lower-cased indicator type name -> id
+	rep      *redact.Replacer // of password and token; see replacer
+	repToken string           // the token rep was built with
 }
 
 // tokenFetch is one token request in flight, shared by every caller that
