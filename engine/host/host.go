@@ -173,10 +173,7 @@ func (h *Host) LintEnv() *playbook.Env {
 // LintEnv builds the lint environment of a config and an optional plugin
 // host.
 func LintEnv(cfg *config.Config, plugins *wasm.Host) *playbook.Env {
-	env := &playbook.Env{Assets: map[string]*providers.Provider{}}
-	for name, a := range cfg.Assets {
-		env.Assets[name] = a.Provider
-	}
+	env := &playbook.Env{Assets: cfg.Providers()}
 	if plugins != nil {
 		env.Plugins = plugins.Functions
 	}
@@ -227,10 +224,14 @@ type PlaybookInfo struct {
 	Triggers    map[string]any `json:"triggers"`
 	LastReload  time.Time      `json:"last_reload"`
 	LastError   string         `json:"last_error,omitempty"`
+	// Plugins is the state of each plugin the playbook declares: a plugin
+	// whose reload failed shows its error here too.
+	Plugins []PluginUse `json:"plugins,omitempty"`
 }
 
 // PlaybookInfos lists every playbook file's state, sorted by name.
 func (h *Host) PlaybookInfos() []PlaybookInfo {
+	plugins := h.PluginStatus()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	out := make([]PlaybookInfo, 0, len(h.books))
@@ -239,6 +240,7 @@ func (h *Host) PlaybookInfos() []PlaybookInfo {
 		if b.pb != nil {
 			info.Name, info.Description, info.Version = b.pb.Name, b.pb.Description, b.pb.Version
 			info.Triggers = triggers(b.pb)
+			info.Plugins = pluginUses(b.pb.Plugins, plugins)
 		} else {
 			info.Name = strings.TrimSuffix(filepath.Base(b.file), filepath.Ext(b.file))
 		}

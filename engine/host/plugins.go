@@ -44,3 +44,39 @@ func OpenPlugins(ctx context.Context, cfg *config.Config, cacheDir string, log *
 	}
 	return plugins, nil
 }
+
+// PluginStatus is the load state of every plugin file: the version that
+// serves calls, and why the last load or reload failed. GET /api/plugins
+// serves it.
+func (h *Host) PluginStatus() []wasm.PluginStatus {
+	if h.Plugins == nil {
+		return []wasm.PluginStatus{}
+	}
+	return h.Plugins.Status()
+}
+
+// PluginUse is the state of one plugin a playbook declares, as
+// GET /api/playbooks shows it.
+type PluginUse struct {
+	Name    string `json:"name"`
+	Running bool   `json:"running"`
+	Error   string `json:"error,omitempty"`
+}
+
+// pluginUses returns the state of each plugin a playbook declares.
+func pluginUses(names []string, status []wasm.PluginStatus) []PluginUse {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]PluginUse, 0, len(names))
+	for _, name := range names {
+		use := PluginUse{Name: name, Error: "not loaded: put " + name + ".wasm in the plugins folder"}
+		for _, st := range status {
+			if st.Name == name {
+				use.Running, use.Error = st.Running, st.Error
+			}
+		}
+		out = append(out, use)
+	}
+	return out
+}

@@ -22,15 +22,21 @@ func (h *Host) applyChanges(ctx context.Context, changes []watch.Change, lookup 
 			h.reloadConfig(ctx, c, lookup)
 			reloadBooks = true
 		case strings.EqualFold(filepath.Ext(c.Path), ".wasm") && filepath.Dir(c.Path) == filepath.Clean(cfg.Plugins):
+			// The plugin host logs each load and removal itself; a failed
+			// load is logged here, and GET /api/plugins keeps its error.
+			// Load is bounded in time whatever the module does, so the
+			// watcher never waits on a plugin for long.
 			name := strings.TrimSuffix(filepath.Base(c.Path), filepath.Ext(c.Path))
 			if c.Removed {
 				h.Plugins.Remove(name)
-				h.o.Log.Info("plugin removed", "plugin", name)
 			} else if err := h.Plugins.Load(ctx, c.Path); err != nil {
-				h.o.Log.Error("plugin not reloaded; the last good version keeps running", "plugin", name, "err", err)
+				if _, running := h.Plugins.Functions(name); running {
+					h.o.Log.Error("plugin not reloaded; the last good version keeps running", "plugin", name, "err", err)
+				} else {
+					h.o.Log.Error("plugin not loaded", "plugin", name, "err", err)
+				}
 				h.Metrics.Reloaded("plugin", err)
 			} else {
-				h.o.Log.Info("plugin reloaded", "plugin", name)
 				h.Metrics.Reloaded("plugin", nil)
 			}
 			reloadBooks = true // lint sees the plugin's functions

@@ -1,5 +1,5 @@
 // Package server is the HTTP API of `goshawk serve`: health, metrics,
-// playbooks, webhook runs, run history and containers. Write routes need the
+// playbooks, plugins, webhook runs, run history and containers. Write routes need the
 // bearer token whenever one is configured; when the API listens beyond
 // loopback, every /api route does.
 package server
@@ -45,6 +45,7 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.read(o.Host.Metrics.Handler()))
 	mux.Handle("GET /api/playbooks", s.read(http.HandlerFunc(s.playbooks)))
+	mux.Handle("GET /api/plugins", s.read(http.HandlerFunc(s.plugins)))
 	mux.Handle("POST /api/playbooks/{name}/run", s.write(http.HandlerFunc(s.runPlaybook)))
 	mux.Handle("GET /api/runs", s.read(http.HandlerFunc(s.runs)))
 	mux.Handle("GET /api/runs/{id}", s.read(http.HandlerFunc(s.run)))
@@ -150,6 +151,12 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (s *server) playbooks(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.o.Host.PlaybookInfos())
+}
+
+// plugins lists every plugin file with the version that serves calls and
+// the error of its last load or reload.
+func (s *server) plugins(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.o.Host.PluginStatus())
 }
 
 // runPlaybook starts a run from a webhook: the JSON body is the inputs.
