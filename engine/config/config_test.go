@@ -1,12 +1,15 @@
 package config_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/providers"
 )
 
@@ -19,7 +22,7 @@ func registry(t *testing.T) *providers.Registry {
 			{Name: "access_id", Type: providers.String, Required: true, Doc: "Access ID"},
 			{Name: "secret_key", Type: providers.String, Required: true, Secret: true, Doc: "Secret Key"},
 			{Name: "max_containers", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1)},
-			{Name: "interval_days", Type: providers.Integer, Default: int64(7), Min: providers.Bound(1)},
+			{Name: "interval_days", Type: providers.Integer, Default: int64(7), Min: providers.Bound(1), Max: providers.Bound(36500)},
 			{Name: "verify_server_cert", Type: providers.Bool, Default: true},
 			{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second},
 			{Name: "poll", Type: providers.Duration},
@@ -128,13 +131,51 @@ func TestSecretNeverEchoed(t *testing.T) {
 	}
 }
 
+// FuzzParse feeds goshawk.yaml decoding arbitrary bytes, with the real
+// shape of a provider and an environment holding a secret. Whatever the
+// input: no panic; an error is diagnostics, each at a position in the
+// file; and the secret read from the environment never appears in an
+// error or a warning (unless the input itself spells it).
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("assets:\n  tc: {provider: threatconnect}\n"))
+	f.Add([]byte(tcBase + "    max_containers: ${TC_SECRET_KEY}\n    poll: 10ms\n"))
+	f.Add([]byte("listen: ${TC_SECRET_KEY}\nstore: ${}\nplaybooks: ${1X}\nplugins: ${TC_SECRET\n"))
+	f.Add([]byte("a: &a [*a]\n---\nb: !!binary aGk=\n"))
+	f.Add([]byte("plugin_limits:\n  p: {memory_mb: 99999, timeout: 1s, instances: -1}\n"))
+	f.Add([]byte("assets:\n  end: {provider: threatconnect}\n  x:\n    provider: threatconnect\n    interval_days: 106752\n"))
+	f.Add([]byte("store: a\n  listen: [\n"))
+	const secret = "fuzz-secret-value-9731"
+	lookup := env(map[string]string{"TC_SECRET_KEY": secret})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, _ := providers.NewRegistry(&providers.Provider{Name: "p", Open: func(string, providers.Values) (providers.Conn, error) { return nil, nil },
-			Config: []providers.Param{{Name: "k", Type: providers.Integer, Min: providers.Bound(1)}}})
-		_, _ = config.Parse("goshawk.yaml", data, r, env(map[string]string{"TC_SECRET_KEY": "x"}))
+		c, err := config.Parse("goshawk.yaml", data, registry(t), lookup)
+		leaks := !bytes.Contains(data, []byte("9731"))
+		check := func(ds []diag.Diagnostic) {
+			for _, d := range ds {
+				if d.File != "goshawk.yaml" || d.Line < 1 || d.Col < 1 || d.Message == "" {
+					t.Fatalf("diagnostic without a position: %#v", d)
+				}
+				if leaks && strings.Contains(d.Message, "9731") {
+					t.Fatalf("the environment value leaked: %s", d)
+				}
+			}
+		}
+		if err != nil {
+			var de *diag.Error
+			if !errors.As(err, &de) {
+				t.Fatalf("error is not diagnostics: %v", err)
+			}
+			check(de.Diagnostics)
+			if c != nil {
+				t.Fatal("a config with an error")
+			}
+			return
+		}
+		check(c.Warnings)
+		check(c.ServeProblems())
+		if e := c.RequireServe(); e != nil {
+			check(diag.From(e))
+		}
 	})
 }
 

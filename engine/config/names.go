@@ -1,27 +1,26 @@
 package config
 
 import (
+	"strings"
 	"sync"
 
 	luabind "github.com/goshawk/goshawk/bindings/lua"
 )
 
-// luaKeywords are the reserved words of Lua 5.1, the language of playbook
-// scripts: an asset named after one could not be written in a script.
-var luaKeywords = []string{
-	"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
-	"local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
-}
-
-// reservedNames maps each name an asset can't take to why: the Lua
-// keywords, and the globals the playbook runtime itself declares (read
-// from the runtime, so a new global is reserved the day it is added).
+// reservedNames maps each name an asset can't take to why. The lists are
+// the playbook runtime's own (its globals, the globals its sandbox removes,
+// Lua's keywords), so a name is reserved the day the runtime adds it.
 var reservedNames = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}
+	for name := range luabind.Removed() {
+		if !strings.Contains(name, ".") {
+			m[name] = "a Lua global that the playbook sandbox removes"
+		}
+	}
 	for _, g := range luabind.Globals() {
 		m[g] = "a global of the playbook runtime"
 	}
-	for _, k := range luaKeywords {
+	for _, k := range luabind.Keywords() {
 		m[k] = "a Lua keyword"
 	}
 	return m

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,11 +68,15 @@ func Parse(path string, data []byte, reg *providers.Registry, lookup func(string
 		top("plugins", func(n *yaml.Node) { p.str(n, "plugins", &plugins) })
 		top("listen", func(n *yaml.Node) {
 			c.pos["listen"] = diag.Diagnostic{File: path, Line: n.Line, Col: n.Column}
-			if p.str(n, "listen", &c.Listen) {
-				if err := CheckListen(c.Listen); err != nil {
-					p.d.Errorf(n, "listen: %v", err)
-				}
+			v, ok := p.d.Scalar(n, "listen")
+			if !ok || len(v.Missing) > 0 {
+				return
 			}
+			if err := CheckListen(v.Text); err != nil {
+				p.d.Errorf(n, "listen: %s", hideEnv(err.Error(), v))
+				return
+			}
+			c.Listen = v.Text
 		})
 		top("api_token", func(n *yaml.Node) { p.str(n, "api_token", &c.APIToken) })
 		top("shutdown_grace", func(n *yaml.Node) { p.positive(n, "shutdown_grace", &c.ShutdownGrace) })
@@ -89,6 +95,8 @@ func Parse(path string, data []byte, reg *providers.Registry, lookup func(string
 			c.Warnings = append(c.Warnings, d)
 		}
 	}
+	diag.Sort(c.Warnings)
+	slices.Sort(c.Missing)
 	if p.d.HasErrors() {
 		diag.Sort(p.d.Diags)
 		return nil, diag.Join(p.d.Diags)
@@ -294,22 +302,40 @@ func (p *parser) value(cp *providers.Param, n *yaml.Node, what string, v yamlx.V
 }
 
 // checkMessage words a failed range, enum or Check for the config file:
-// config variables are not "parameters", and a secret's value, or one from
-// the environment, is never shown.
+// config variables are not "parameters", and neither a secret's value nor
+// one from the environment is ever shown.
 func checkMessage(cp *providers.Param, path string, err error, v yamlx.Value) string {
-	switch {
-	case cp.Secret:
-		return fmt.Sprintf("%s: %s is not valid (value hidden: it is a secret)", path, cp.Name)
-	case cp.Type == providers.Integer && cp.Min != nil && *cp.Min == 1 && cp.Max == nil:
+	if cp.Type == providers.Integer && cp.Min != nil && *cp.Min == 1 && cp.Max == nil {
 		return fmt.Sprintf("%s: %s: Please provide a positive, non zero integer in config parameter %q", path, cp.Name, cp.Name)
 	}
 	msg := err.Error()
 	msg = strings.Replace(msg, "Parameter '"+cp.Name+"'", cp.Name, 1)
 	msg = strings.Replace(msg, "parameter ", "", 1)
-	if v.FromEnv() && strings.TrimSpace(v.Text) != "" && strings.Contains(msg, v.Text) {
-		msg = fmt.Sprintf("%s: %s is not valid", cp.Name, v.Got(nil))
+	if cp.Secret && shows(msg, v.Text) {
+		return fmt.Sprintf("%s: %s is not valid (value hidden: it is a secret)", path, cp.Name)
 	}
-	return path + ": " + msg
+	return path + ": " + hideEnv(msg, v)
+}
+
+// shows reports whether msg may show value: quoted, or as is when it is
+// long enough not to be an ordinary word.
+func shows(msg, value string) bool {
+	value = strings.TrimSpace(value)
+	return value != "" && (strings.Contains(msg, strconv.Quote(value)) || len(value) >= 4 && strings.Contains(msg, value))
+}
+
+// hideEnv replaces, in msg, a value that came from the environment with
+// the names of its variables.
+func hideEnv(msg string, v yamlx.Value) string {
+	if !v.FromEnv() || !shows(msg, v.Text) {
+		return msg
+	}
+	text := strings.TrimSpace(v.Text)
+	msg = strings.ReplaceAll(msg, strconv.Quote(text), v.Got(nil))
+	if len(text) >= 4 {
+		msg = strings.ReplaceAll(msg, text, v.Got(nil))
+	}
+	return msg
 }
 
 func (p *parser) pluginLimits(n *yaml.Node) {

@@ -46,11 +46,30 @@ var luaGlobals = sync.OnceValue(func() map[string]bool {
 	return set
 })
 
-// sandboxed are standard Lua globals the sandbox leaves out on purpose.
-var sandboxed = map[string]bool{"io": true, "debug": true, "package": true, "coroutine": true, "channel": true}
+// removed reports the globals the sandbox leaves out on purpose (io,
+// debug, require, ...), as the sandbox itself lists them.
+var removed = sync.OnceValue(func() map[string]bool {
+	set := map[string]bool{}
+	for name := range luabind.Removed() {
+		if !strings.Contains(name, ".") {
+			set[name] = true
+		}
+	}
+	return set
+})
 
-// osAllowed are the only os functions the sandbox keeps.
-var osAllowed = []string{"clock", "date", "time"}
+// osKept returns the os functions the sandbox keeps, and how to say so.
+var osKept = sync.OnceValues(func() ([]string, string) {
+	fns := luabind.Members("os")
+	words := make([]string, len(fns))
+	for i, f := range fns {
+		words[i] = "os." + f
+	}
+	if len(words) > 1 {
+		return fns, strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+	}
+	return fns, strings.Join(words, "")
+})
 
 // luaSource is a Lua chunk and where it sits in the file the user edits: a
 // script file, or the inline lua: block of the YAML.
@@ -504,12 +523,12 @@ func (l *linter) global(obj, key string, line int, sep pat, call *ast.FuncCallEx
 	case obj == "plugins":
 		l.pluginUse(key, "", line)
 	case obj == "os":
-		if !slices.Contains(osAllowed, key) {
+		if kept, words := osKept(); !slices.Contains(kept, key) {
 			ln, col := l.find(line, 2, ident(obj), sep, ident(key))
-			l.report(ln, col, "os.%s is not available in playbooks; the sandbox keeps only os.clock, os.date and os.time", key)
+			l.report(ln, col, "os.%s is not available in playbooks; the sandbox keeps only %s", key, words)
 		}
 	case luaGlobals()[obj] || l.globals[obj]:
-	case sandboxed[obj]:
+	case removed()[obj]:
 		ln, col := l.find(line, 0, ident(obj), sep, ident(key))
 		l.report(ln, col, "%s is not available in playbooks; the sandbox has no file, process, module or debug access", obj)
 	case l.env != nil && l.env.Assets[obj] != nil:

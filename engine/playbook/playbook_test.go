@@ -220,6 +220,10 @@ func TestDecodeDiagnostics(t *testing.T) {
 			`pb.yaml:2:10: aliases (*v) are not supported in playbooks; write the value out`}},
 		{"two documents", "lua: return 1\n---\nlua: return 2\n", []string{
 			`pb.yaml:2:1: a playbook file holds one YAML document; move this one to its own file`}},
+		{"custom tag", "lua: !lua return 1\n", []string{
+			`pb.yaml:1:6: the YAML tag !lua is not supported in playbooks; remove it and write the value as plain text`}},
+		{"binary tag", "description: !!binary aGk=\nlua: return 1\n", []string{
+			`pb.yaml:1:14: the YAML tag !!binary is not supported in playbooks; remove it and write the value as plain text`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -200,11 +200,7 @@ const artifactColumns = `id, container_id, name, label, type, source_data_identi
 
 // ListContainers returns containers with their artifacts, by ascending id.
 func (s *SQLite) ListContainers(ctx context.Context, q ContainerQuery) ([]cef.Container, error) {
-	where, args := `id > ?`, []any{q.AfterID}
-	if q.Asset != "" {
-		where += ` AND asset = ?`
-		args = append(args, q.Asset)
-	}
+	where, args := q.where()
 	args = append(args, clampLimit(q.Limit))
 	selected := `SELECT id FROM containers WHERE ` + where + ` ORDER BY id LIMIT ?`
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, log`
@@ -123,10 +124,7 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 
 // ListRuns returns runs, newest first, with their steps.
 func (s *SQLite) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
-	where, args := `1 = 1`, []any{}
-	if q.Playbook != "" {
-		where, args = `playbook = ?`, append(args, q.Playbook)
-	}
+	where, args := q.where()
 	args = append(args, clampLimit(q.Limit))
 	selected := `SELECT id FROM runs WHERE ` + where + ` ORDER BY id DESC LIMIT ?`
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -255,9 +253,7 @@ type stepResultRow struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// encodeStep returns the stored form of st. It fails only on a Truncation
-// that cannot be encoded, which cannot happen; the error keeps the
-// signature honest for stores that check more.
+// encodeStep returns the stored form of st.
 func encodeStep(st *Step) (stepRow, error) {
 	var row stepRow
 	if !st.Started.IsZero() {
@@ -329,9 +325,13 @@ func encodeLog(lines []LogLine) (sql.NullString, error) {
 	if len(lines) == 0 {
 		return sql.NullString{}, nil
 	}
-	b, err := json.Marshal(lines)
-	if err != nil {
+	// Without HTML escaping the fields read back byte for byte as the
+	// runner wrote them, so a record prints the same before and after.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(lines); err != nil {
 		return sql.NullString{}, fmt.Errorf("log: %w", err)
 	}
-	return sql.NullString{String: string(b), Valid: true}, nil
+	return sql.NullString{String: strings.TrimSuffix(b.String(), "\n"), Valid: true}, nil
 }

@@ -86,9 +86,15 @@ const (
 // ContainerQuery selects containers: those of Asset (all assets when empty)
 // with an id above AfterID, at most Limit of them.
 type ContainerQuery struct {
-	Asset   string
-	AfterID int64
-	Limit   int
+	Asset string
+	// Severity and Status keep containers with that severity or status.
+	Severity string
+	Status   string
+	// Since and Until keep containers created at or after Since and
+	// before Until; zero means no bound.
+	Since, Until time.Time
+	AfterID      int64
+	Limit        int
 }
 
 // ContainerUpdate is a triage change. Nil and empty fields leave the
@@ -186,6 +192,17 @@ type LogLine struct {
 // at most Limit of them.
 type RunQuery struct {
 	Playbook string
+	// Status and Trigger keep runs with that status or trigger.
+	Status  string
+	Trigger string
+	// ContainerID keeps the runs of one container.
+	ContainerID int64
+	// Since and Until keep runs that started at or after Since and before
+	// Until; zero means no bound.
+	Since, Until time.Time
+	// BeforeID is the paging cursor: runs with a smaller id (the page
+	// after one whose last run has this id).
+	BeforeID int64
 	Limit    int
 }
 

@@ -177,8 +177,13 @@ func decode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// maxColumnSearch bounds the work of locating a syntax error's column.
-const maxColumnSearch = 1 << 16
+// columnBudget bounds the bytes parsed again to locate a syntax error's
+// column, and maxColumn the columns tried; past them the error points at
+// the line's first character.
+const (
+	columnBudget = 4 << 20
+	maxColumn    = 512
+)
 
 // syntaxError reports a YAML syntax error. yaml.v3 names the line only;
 // the column is found as the shortest prefix of that line with which the
@@ -207,10 +212,8 @@ func errorColumn(src []byte, line int, want string) int {
 	}
 	text := bytes.TrimRight(lines[line-1], "\r\n")
 	first := len(text) - len(bytes.TrimLeft(text, " \t"))
-	if before+len(text) > maxColumnSearch {
-		return first + 1
-	}
-	for c := 1; c <= len(text); c++ {
+	tries := min(len(text), maxColumn, columnBudget/(before+len(text)+1))
+	for c := 1; c <= tries; c++ {
 		var n yaml.Node
 		err := decode(yaml.NewDecoder(bytes.NewReader(src[:before+c])), &n)
 		if err != nil && err.Error() == want {
