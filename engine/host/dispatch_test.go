@@ -3,9 +3,12 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/goshawk/goshawk/engine/config"
 
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/cef"
@@ -106,5 +109,38 @@ func TestPollAssetDrivesTheDeclaredIngestAction(t *testing.T) {
 	_, err = hs.h.PollAsset(ctx, "n", false, 0)
 	if err == nil || !strings.Contains(err.Error(), "provider notes does not ingest") {
 		t.Fatalf("polling an asset that does not ingest: %v", err)
+	}
+}
+
+// TestPollTooShortIsReportedNotDropped configures a scheduled poll below
+// the scheduler's minimum: either the config refuses it with its position,
+// or serve reports that the poll is not scheduled; it is never silently
+// dropped.
+func TestPollTooShortIsReportedNotDropped(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []providers.Values
+	)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "goshawk.yaml")
+	writeFile(t, cfgPath, "assets:\n  f: {provider: feed, every: 500ms}\n")
+	reg, err := providers.NewRegistry(feedProvider(&seen, &mu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(cfgPath, reg, func(string) (string, bool) { return "", false }); err != nil {
+		t.Logf("the config refuses it: %v", err)
+		if !strings.Contains(err.Error(), "goshawk.yaml:2:") {
+			t.Fatalf("the config refuses the short poll without its position: %v", err)
+		}
+		return
+	}
+	hs := start(t, setup{
+		providers: []*providers.Provider{feedProvider(&seen, &mu)},
+		config:    "assets:\n  f: {provider: feed, every: 500ms}\n",
+		noHTTP:    true,
+	})
+	if !strings.Contains(hs.log.String(), `msg="trigger not scheduled" job=poll:f`) || !strings.Contains(hs.log.String(), "too short") {
+		t.Fatalf("serve dropped the short poll silently:\n%s", hs.log.String())
 	}
 }

@@ -17,6 +17,7 @@ func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[
 	type jobDef struct {
 		s    sched.Schedule
 		fire sched.FireFunc
+		err  error // the schedule is refused; validate reports it too
 	}
 	defs := map[string]jobDef{}
 	for _, name := range h.PlaybookNames() {
@@ -27,14 +28,13 @@ func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[
 		if pb.Trigger.Cron != nil { // parsed and checked when the playbook loaded
 			key := "schedule:" + name
 			want[key] = pb.Trigger.Schedule + "@" + pb.Trigger.Timezone
-			defs[key] = jobDef{pb.Trigger.Cron, h.fireFunc(name, "schedule")}
+			defs[key] = jobDef{pb.Trigger.Cron, h.fireFunc(name, "schedule"), nil}
 		}
 		if pb.Trigger.Every > 0 {
-			if s, err := sched.Every(pb.Trigger.Every); err == nil {
-				key := "every:" + name
-				want[key] = pb.Trigger.Every.String()
-				defs[key] = jobDef{s, h.fireFunc(name, "every")}
-			}
+			key := "every:" + name
+			want[key] = pb.Trigger.Every.String()
+			s, err := sched.Every(pb.Trigger.Every)
+			defs[key] = jobDef{s, h.fireFunc(name, "every"), err}
 		}
 		if pb.Trigger.OnPoll != "" {
 			h.subscribe(ctx, name, pb.Trigger.OnPoll)
@@ -46,18 +46,25 @@ func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[
 		if a.Poll <= 0 {
 			continue
 		}
-		if s, err := sched.Every(a.Poll); err == nil {
-			key := "poll:" + name
-			want[key] = a.Poll.String()
-			asset := name
-			defs[key] = jobDef{s, func(ctx context.Context, _ time.Time) { h.PollAsset(ctx, asset, false, 0) }}
-		}
+		key := "poll:" + name
+		want[key] = a.Poll.String()
+		asset := name
+		s, err := sched.Every(a.Poll)
+		defs[key] = jobDef{s, func(ctx context.Context, _ time.Time) { h.PollAsset(ctx, asset, false, 0) }, err}
 	}
 	for key, def := range want {
-		if jobs[key] != def {
-			sch.Set(key, defs[key].s, defs[key].fire)
-			jobs[key] = def
+		if jobs[key] == def {
+			continue
 		}
+		jobs[key] = def
+		if err := defs[key].err; err != nil {
+			// Never silently: a trigger that cannot be scheduled is
+			// reported once per definition.
+			sch.Remove(key)
+			h.o.Log.Error("trigger not scheduled", "job", key, "err", err)
+			continue
+		}
+		sch.Set(key, defs[key].s, defs[key].fire)
 	}
 	for key := range jobs {
 		if _, ok := want[key]; !ok {
