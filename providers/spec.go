@@ -22,14 +22,26 @@ const (
 
 // Spec declares one action of a provider.
 type Spec struct {
-	Name     string
-	Summary  string
+	Name    string
+	Summary string
+	// Doc says what the action sends and returns, and when to use it, for
+	// `goshawk actions` and the docs.
+	Doc string
+	// Examples are calls a reader can copy; each binds (providertest
+	// checks it).
+	Examples []Example
 	Kind     Kind
 	ReadOnly bool
 	Params   []Param
 	// Run performs the action. It sees only validated, typed parameters
 	// and reports every outcome, including transport errors, as a Result.
 	Run func(ctx context.Context, call *Call) *Result
+}
+
+// Example is one documented call of an action.
+type Example struct {
+	Summary string
+	Params  map[string]any
 }
 
 // Call is what an action's Run receives.

@@ -85,13 +85,20 @@ func runListOwners(ctx context.Context, c *Client, call *providers.Call) *provid
 }
 
 // huntSpec declares one hunt action. value declares the hunted parameter
-// (name, contains and doc); typeOf maps a valid value to its TC type.
-func huntSpec(name, summary string, value providers.Param, typeOf func(string) string) providers.Spec {
+// (name, contains and doc) and example is a value for the examples; typeOf
+// maps a valid value to its TC type.
+func huntSpec(name, summary, example string, value providers.Param, typeOf func(string) string) providers.Spec {
 	value.Type = providers.String
 	value.Required = true
 	param := value.Name
 	return providers.Spec{
 		Name: name, Summary: summary, Kind: providers.Investigate, ReadOnly: true,
+		Doc: "Searches the indicators matching " + param + " with TQL, in the given owners or all visible ones, following " +
+			"next pages until max_results are found; attributes, tags and security labels are included on request.",
+		Examples: []providers.Example{
+			{Summary: "hunt one " + param, Params: map[string]any{param: example}},
+			{Summary: "with tags and attributes, at most 10", Params: map[string]any{param: example, "tag": true, "attribute": true, "max_results": 10}},
+		},
 		Params: []providers.Param{
 			value,
 			{Name: "owner", Type: providers.String, Doc: "Indicator owners within ThreatConnect, separated by commas"},

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/goshawk/goshawk/providers"
@@ -42,9 +41,9 @@ func configParams() []providers.Param {
 	return []providers.Param{
 		{Name: "base_url", Type: providers.String, Required: true, Check: checkBaseURL,
 			Doc: "Base URL of the instance, e.g. https://api.threatconnect.com or https://companyabc.threatconnect.com/api"},
-		{Name: "access_id", Type: providers.String, Required: true, Check: checkNonEmpty("access_id"),
+		{Name: "access_id", Type: providers.String, Required: true, Check: providers.NonEmpty("access_id"),
 			Doc: "Access ID of the API user"},
-		{Name: "secret_key", Type: providers.String, Required: true, Secret: true, Check: checkNonEmpty("secret_key"),
+		{Name: "secret_key", Type: providers.String, Required: true, Secret: true, Check: providers.NonEmpty("secret_key"),
 			Doc: "Secret key of the API user"},
 		{Name: "max_containers", Type: providers.Integer, Default: int64(100), Min: providers.Bound(1),
 			Doc: "Max containers per poll"},
@@ -52,9 +51,9 @@ func configParams() []providers.Param {
 			Doc: "Last 'N' days to get data from during the first scheduled poll and every poll now, 1 to 36500"},
 		{Name: "verify_server_cert", Type: providers.Bool, Default: true,
 			Doc: "Verify the server's TLS certificate"},
-		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: checkPositive("timeout"),
+		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: providers.Positive("timeout"),
 			Doc: "Timeout of each HTTP request; failed attempts are retried up to 3 times in all"},
-		{Name: "poll", Type: providers.Duration, Check: checkPositive("poll"),
+		{Name: "poll", Type: providers.Duration, Check: providers.Positive("poll"),
 			Doc: "Interval of the scheduled on_poll, e.g. 15m; absent means no scheduled poll"},
 	}
 }
@@ -81,24 +80,6 @@ func checkBaseURL(v any) error {
 	return err
 }
 
-func checkNonEmpty(name string) func(any) error {
-	return func(v any) error {
-		if s, _ := v.(string); strings.TrimSpace(s) == "" {
-			return fmt.Errorf("%s must not be empty", name)
-		}
-		return nil
-	}
-}
-
-func checkPositive(name string) func(any) error {
-	return func(v any) error {
-		if d, _ := v.(time.Duration); d <= 0 {
-			return fmt.Errorf("%s must be positive, such as 30s", name)
-		}
-		return nil
-	}
-}
-
 // maxIntervalDays bounds interval_days at a century. The look-back window
 // is a time.Duration, which overflows past 106,751 days and would start
 // the poll in the far future, where it finds nothing, forever.
@@ -112,6 +93,13 @@ func actions() []providers.Spec {
 		{
 			Name: "on_poll", Kind: providers.Ingest, ReadOnly: true,
 			Summary: "Ingest indicators added since the last poll as containers, oldest first",
+			Doc: "Searches indicators added since the checkpoint (or the last interval_days on a first poll or a poll now), " +
+				"oldest first, and commits each as a container with its CEF artifact, together with the new checkpoint. " +
+				"The scheduler runs it every poll interval; a poll now looks back interval_days and leaves the checkpoint where it is.",
+			Examples: []providers.Example{
+				{Summary: "a scheduled poll", Params: map[string]any{}},
+				{Summary: "look back now, at most 10 containers", Params: map[string]any{"poll_now": true, "container_count": 10}},
+			},
 			Params: []providers.Param{
 				{Name: "container_count", Type: providers.Integer, Min: providers.Bound(1),
 					Doc: "Max containers to create; defaults to the asset's max_containers"},
@@ -122,17 +110,28 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
-			Summary: "Validate the asset configuration for connectivity",
-			Run:     providers.RunWith(runTestConnectivity),
+			Summary:  "Validate the asset configuration for connectivity",
+			Doc:      "Sends one signed request for the owners; success means the base URL, access ID, secret key and clock are right.",
+			Examples: []providers.Example{{Summary: "check the asset", Params: map[string]any{}}},
+			Run:      providers.RunWith(runTestConnectivity),
 		},
 		{
 			Name: "list_owners", Kind: providers.Investigate, ReadOnly: true,
-			Summary: "List the owners visible with the configured credentials",
-			Run:     providers.RunWith(runListOwners),
+			Summary:  "List the owners visible with the configured credentials",
+			Doc:      "Returns the owners (organizations, communities, sources) the API user can see, with their ids and types.",
+			Examples: []providers.Example{{Summary: "list every owner", Params: map[string]any{}}},
+			Run:      providers.RunWith(runListOwners),
 		},
 		{
 			Name: "post_data", Kind: providers.Generic,
 			Summary: "Create an indicator and post it to ThreatConnect",
+			Doc: "Creates, or updates, the indicator that primary_field names (its type is found from the value), with an optional " +
+				"rating, confidence, tag, security label and attribute. It is never sent twice: a lost response is reported, not retried.",
+			Examples: []providers.Example{
+				{Summary: "post an address with a rating", Params: map[string]any{"primary_field": "203.0.113.7", "rating": 3, "confidence": 80}},
+				{Summary: "post a file by two hashes, tagged", Params: map[string]any{
+					"primary_field": "d41d8cd98f00b204e9800998ecf8427e, da39a3ee5e6b4b0d3255bfef95601890afd80709", "tag": "phishing"}},
+			},
 			Params: []providers.Param{
 				{Name: "confidence", Type: providers.Number, Min: providers.Bound(0), Max: providers.Bound(100), Check: checkWhole("confidence", 0, 100),
 					Doc: "Analytic confidence (0 to 100)"},
@@ -150,16 +149,16 @@ func actions() []providers.Spec {
 			},
 			Run: providers.RunWith(runPostData),
 		},
-		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information",
+		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information", "203.0.113.7",
 			providers.Param{Name: "ip", Contains: []string{"ip", "ipv6"}, Doc: "IP to hunt"},
 			func(string) string { return "Address" }),
-		huntSpec("hunt_file", "Hunt a file hash and retrieve available information",
+		huntSpec("hunt_file", "Hunt a file hash and retrieve available information", "d41d8cd98f00b204e9800998ecf8427e",
 			providers.Param{Name: "hash", Contains: []string{"hash", "md5", "sha1", "sha256"}, Doc: "File hash (md5, sha1, sha256)"},
 			func(string) string { return "File" }),
-		huntSpec("hunt_email", "Hunt an email and retrieve available information",
+		huntSpec("hunt_email", "Hunt an email and retrieve available information", "phisher@example.com",
 			providers.Param{Name: "email", Contains: []string{"email"}, Doc: "Email address"},
 			func(string) string { return "EmailAddress" }),
-		huntSpec("hunt_domain", "Hunt a domain and retrieve available information",
+		huntSpec("hunt_domain", "Hunt a domain and retrieve available information", "example.com",
 			providers.Param{Name: "domain", Contains: []string{"url", "domain"}, Doc: "Domain or URL name; a value with a scheme is hunted as a URL"},
 			func(v string) string {
 				if providers.IsURL(v) {
@@ -167,7 +166,7 @@ func actions() []providers.Spec {
 				}
 				return "Host"
 			}),
-		huntSpec("hunt_url", "Hunt a URL and retrieve available information",
+		huntSpec("hunt_url", "Hunt a URL and retrieve available information", "http://example.com/login",
 			providers.Param{Name: "url", Contains: []string{"url"}, Doc: "URL to find"},
 			func(string) string { return "URL" }),
 	}

@@ -94,11 +94,20 @@ func actions() []providers.Spec {
 		{
 			Name: "test_connectivity", Kind: providers.Test, ReadOnly: true,
 			Summary: "Sign in and list the indicator statuses to check the asset's URL and credentials",
-			Run:     providers.RunWith(runTestConnectivity),
+			Doc:     "Signs in with the password grant and asks for the indicator statuses; success means url, email, password, client_id and api_type are right.",
+			Examples: []providers.Example{
+				{Summary: "check the asset", Params: map[string]any{}},
+			},
+			Run: providers.RunWith(runTestConnectivity),
 		},
 		{
 			Name: "create_event", Kind: providers.Generic,
 			Summary: "Create an event",
+			Doc:     "POST /api/events. Never sent twice: a lost response is reported, not retried, since a retry would create the event again.",
+			Examples: []providers.Example{
+				{Summary: "a malware event", Params: map[string]any{"title": "Dropper seen on host-7", "type": "Malware", "happened_at": "2024-01-02 03:04:05"}},
+				{Summary: "with a source", Params: map[string]any{"title": "Phish", "type": "Spearphish", "happened_at": "2024-01-02 03:04:05", "sources": []any{map[string]any{"name": "goshawk"}}}},
+			},
 			Params: []providers.Param{
 				{Name: "title", Type: providers.String, Doc: "Title of the event"},
 				{Name: "type", Type: providers.String, Doc: "Event type name, e.g. Spearphish, Malware, Incident"},
@@ -114,6 +123,10 @@ func actions() []providers.Spec {
 		{
 			Name: "create_indicators", Kind: providers.Generic,
 			Summary: "Create indicators, or return the existing ones (ThreatQ upserts on value and type)",
+			Doc:     "POST /api/indicators. Type names are resolved to this instance's ids first, so an unknown type fails before anything is created; a 2xx whose items carry errors fails the action.",
+			Examples: []providers.Example{
+				{Summary: "one FQDN", Params: map[string]any{"indicators": []any{map[string]any{"value": "bad.example.com", "type": "FQDN", "status_id": 1}}}},
+			},
 			Params: []providers.Param{
 				{Name: "indicators", Type: providers.Array, Required: true, Check: checkIndicators,
 					Doc: "Indicators to create, each {value, type (name) or type_id, status_id, class, sources, attributes}"},
@@ -124,7 +137,11 @@ func actions() []providers.Spec {
 		{
 			Name: "delete_import_indicator", Kind: providers.Generic,
 			Summary: "Remove a staged indicator from an import session",
-			Params:  []providers.Param{importIDParam(), importIndicatorIDParam()},
+			Doc:     "DELETE /api/imports/{import_id}/indicators/{import_indicator_id}.",
+			Examples: []providers.Example{
+				{Summary: "remove one staged indicator", Params: map[string]any{"import_id": 12, "import_indicator_id": 3}},
+			},
+			Params: []providers.Param{importIDParam(), importIndicatorIDParam()},
 			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodDelete, idempotent: true,
 					path: importPath(p, fmt.Sprintf("/indicators/%d", p.Int("import_indicator_id")))}, nil
@@ -133,7 +150,11 @@ func actions() []providers.Spec {
 		{
 			Name: "get_event_list", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List events",
-			Params:  []providers.Param{limitParam(), offsetParam(), sortParam(), withParam()},
+			Doc:     "GET /api/events with paging, sorting and relations.",
+			Examples: []providers.Example{
+				{Summary: "the 10 newest", Params: map[string]any{"limit": 10, "sort": "-created_at"}},
+			},
+			Params: []providers.Param{limitParam(), offsetParam(), sortParam(), withParam()},
 			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: "/events", idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
@@ -142,6 +163,10 @@ func actions() []providers.Spec {
 		{
 			Name: "get_indicator_by_id", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "Get one indicator by its id",
+			Doc:     "GET /api/indicators/{id}, with the relations asked for.",
+			Examples: []providers.Example{
+				{Summary: "one indicator with its sources", Params: map[string]any{"id": "1001", "with": "sources"}},
+			},
 			Params: []providers.Param{
 				{Name: "id", Type: providers.String, Required: true, Check: checkID, Doc: "Id of the indicator"},
 				withParam(),
@@ -155,6 +180,10 @@ func actions() []providers.Spec {
 		{
 			Name: "get_indicators_list", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List indicators, optionally filtered by value (% is a wildcard)",
+			Doc:     "GET /api/indicators; value may use % as a wildcard.",
+			Examples: []providers.Example{
+				{Summary: "indicators under a domain", Params: map[string]any{"value": "%example.com", "limit": 25}},
+			},
 			Params: []providers.Param{
 				limitParam(), offsetParam(), sortParam(), withParam(),
 				{Name: "value", Type: providers.String, Doc: "Only indicators with this value; % is a wildcard, e.g. %example.com"},
@@ -167,7 +196,11 @@ func actions() []providers.Spec {
 		{
 			Name: "import_events", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "List the staged events of an import session",
-			Params:  []providers.Param{importIDParam(), limitParam(), offsetParam(), sortParam(), withParam()},
+			Doc:     "GET /api/imports/{import_id}/events.",
+			Examples: []providers.Example{
+				{Summary: "staged events", Params: map[string]any{"import_id": 12, "limit": 50}},
+			},
+			Params: []providers.Param{importIDParam(), limitParam(), offsetParam(), sortParam(), withParam()},
 			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
 				return request{method: http.MethodGet, path: importPath(p, "/events"), idempotent: true,
 					query: queryOf(p, "limit", "offset", "sort", "with")}, nil
@@ -176,6 +209,10 @@ func actions() []providers.Spec {
 		{
 			Name: "indicator_search", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "Search indicators with the query language (criteria and filters)",
+			Doc:     "POST /api/indicators/query with criteria and filters in the query language; operators are checked before the request.",
+			Examples: []providers.Example{
+				{Summary: "high-score FQDNs", Params: map[string]any{"filters": map[string]any{"+and": []any{map[string]any{"type_name": "FQDN"}, map[string]any{"score": map[string]any{"+gte": 6}}}}, "limit": 100}},
+			},
 			Params: []providers.Param{
 				queryParam("criteria", "Query expression, e.g. {\"+or\": [{\"mentions\": \"org\"}, {\"value\": {\"+contains\": \"test.com\"}}]}"),
 				queryParam("filters", "Query expression that must also hold, e.g. {\"+and\": [{\"type_name\": \"FQDN\"}, {\"score\": {\"+gte\": 6}}]}"),
@@ -190,6 +227,10 @@ func actions() []providers.Spec {
 		{
 			Name: "indicator_search_with_value", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "Search indicators whose value contains a string (% is a wildcard)",
+			Doc:     "GET /api/indicators/search?value=...",
+			Examples: []providers.Example{
+				{Summary: "values containing a string", Params: map[string]any{"value": "example.com", "limit": 10}},
+			},
 			Params: []providers.Param{
 				{Name: "value", Type: providers.String, Required: true, Check: checkNonEmptyParam("value"),
 					Doc: "Text to look for in indicator values, e.g. example.com or %test%"},
@@ -203,6 +244,10 @@ func actions() []providers.Spec {
 		{
 			Name: "indicators_query", Kind: providers.Investigate, ReadOnly: true,
 			Summary: "Query indicators with the query language, choosing the fields returned",
+			Doc:     "POST /api/indicators/query with the fields to return, filters and criteria; cursor paging with cursor=*.",
+			Examples: []providers.Example{
+				{Summary: "two values, score and sources", Params: map[string]any{"fields": []any{"*", "score", "sources.name"}, "filters": map[string]any{"+or": []any{map[string]any{"value": "baddomain.com"}, map[string]any{"value": "68.68.21.21"}}}}},
+			},
 			Params: []providers.Param{
 				{Name: "fields", Type: providers.Array, Doc: "Fields to return, e.g. [\"*\", \"score\", \"sources.name\"]"},
 				queryParam("filters", "Query expression, e.g. {\"+or\": [{\"value\": \"baddomain.com\"}, {\"value\": \"68.68.21.21\"}]}"),
@@ -220,6 +265,10 @@ func actions() []providers.Spec {
 		{
 			Name: "update_import_indicator", Kind: providers.Generic,
 			Summary: "Update a staged indicator of an import session",
+			Doc:     "PUT /api/imports/{import_id}/indicators/{import_indicator_id} with the fields given; a type name is resolved to its id and whitelisted is sent as Y or N.",
+			Examples: []providers.Example{
+				{Summary: "whitelist a staged indicator", Params: map[string]any{"import_id": 12, "import_indicator_id": 3, "whitelisted": true}},
+			},
 			Params: []providers.Param{
 				importIDParam(), importIndicatorIDParam(),
 				{Name: "value", Type: providers.String, Doc: "New value"},

@@ -56,14 +56,11 @@ type tokenFetch struct {
 }
 
 func newClient(cfg clientConfig) (*client, error) {
-	base, err := normaliseBaseURL(cfg.URL)
+	u, err := baseURL(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, err
-	}
+	base := u.String()
 	proxy := http.ProxyFromEnvironment
 	if strings.TrimSpace(cfg.HTTPProxy) != "" {
 		pu, err := parseProxyURL(cfg.HTTPProxy)

@@ -21,8 +21,9 @@ import (
 	"github.com/goshawk/goshawk/providers"
 )
 
-// Provider returns the threatq provider. Each call returns a new value, so a
-// registry owns the one it is given.
+// Provider declares the threatq provider: its config, its twelve actions
+// and how an asset is opened. A registry owns the value it is given, so
+// every call builds a new one.
 func Provider() *providers.Provider {
 	return &providers.Provider{
 		Name:    "threatq",
@@ -37,11 +38,11 @@ func configParams() []providers.Param {
 	return []providers.Param{
 		{Name: "url", Type: providers.String, Required: true, Check: checkBaseURL,
 			Doc: "Base URL of the ThreatQ instance, e.g. https://threatq.example.com (a trailing /api is ignored)"},
-		{Name: "email", Type: providers.String, Required: true, Check: checkNonEmpty("email"),
+		{Name: "email", Type: providers.String, Required: true, Check: providers.NonEmpty("email"),
 			Doc: "Email address of the API user"},
-		{Name: "password", Type: providers.String, Required: true, Secret: true, Check: checkNonEmpty("password"),
+		{Name: "password", Type: providers.String, Required: true, Secret: true, Check: providers.NonEmpty("password"),
 			Doc: "Password of the API user"},
-		{Name: "client_id", Type: providers.String, Required: true, Check: checkNonEmpty("client_id"),
+		{Name: "client_id", Type: providers.String, Required: true, Check: providers.NonEmpty("client_id"),
 			Doc: "OAuth client id (shown in https://<host>/assets/js/config.js)"},
 		{Name: "api_type", Type: providers.String, Default: apiStandard, Enum: []string{apiStandard, apiBeta},
 			Doc: "How the token request is encoded: standard sends grant_type and client_id in the query string, beta sends all four fields in the JSON body"},
@@ -49,7 +50,7 @@ func configParams() []providers.Param {
 			Doc: "Verify the server's TLS certificate"},
 		{Name: "http_proxy", Type: providers.String, Check: checkProxyURL,
 			Doc: "Proxy URL for every request, including the token request, e.g. http://proxy.example.com:3128"},
-		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: checkTimeout,
+		{Name: "timeout", Type: providers.Duration, Default: 30 * time.Second, Check: providers.Positive("timeout"),
 			Doc: "Timeout of each HTTP request"},
 	}
 }
@@ -77,15 +78,6 @@ func open(asset string, cfg providers.Values) (providers.Conn, error) {
 	return c, nil
 }
 
-func checkNonEmpty(name string) func(any) error {
-	return func(v any) error {
-		if s, _ := v.(string); strings.TrimSpace(s) == "" {
-			return fmt.Errorf("%s must not be empty", name)
-		}
-		return nil
-	}
-}
-
 func checkBaseURL(v any) error {
 	s, _ := v.(string)
 	_, err := normaliseBaseURL(s)
@@ -95,19 +87,28 @@ func checkBaseURL(v any) error {
 // normaliseBaseURL strips a trailing slash and a trailing /api, because
 // users paste either form and every path is built under {url}/api.
 func normaliseBaseURL(raw string) (string, error) {
+	u, err := baseURL(raw)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// baseURL is normaliseBaseURL's parsed result.
+func baseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("url %q must be an http or https URL such as https://threatq.example.com", raw)
+		return nil, fmt.Errorf("url %q must be an http or https URL such as https://threatq.example.com", raw)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("url %q must not have a query or fragment; give the base URL such as https://threatq.example.com", raw)
+		return nil, fmt.Errorf("url %q must not have a query or fragment; give the base URL such as https://threatq.example.com", raw)
 	}
 	u.User = nil
 	p := strings.TrimRight(u.Path, "/")
 	p = strings.TrimSuffix(p, "/api")
 	u.Path = strings.TrimRight(p, "/")
 	u.RawPath = ""
-	return u.String(), nil
+	return u, nil
 }
 
 func checkProxyURL(v any) error {
@@ -130,11 +131,4 @@ func parseProxyURL(s string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, fmt.Errorf("http_proxy scheme must be http, https or socks5, such as http://proxy.example.com:3128")
-}
-
-func checkTimeout(v any) error {
-	if d, _ := v.(time.Duration); d <= 0 {
-		return fmt.Errorf("timeout must be positive, such as 30s")
-	}
-	return nil
 }

@@ -70,21 +70,16 @@ type Options struct {
 	Empty bool
 }
 
-// Request is one request as the server received it, with secrets redacted:
-// the Authorization and Cookie headers, and password, client_secret and token
-// fields in the query string or body.
-type Request = fakekit.Request
-
 // Server is a running (New) or mountable (NewHandler) ThreatQ emulator. All
 // methods are safe for concurrent use. The request log and the fault knobs
 // (FailNext, ResetNext, LoseResponseNext, SetLatency) are fakekit's.
 type Server struct {
-	fakekit.Kit
-
 	// URL is the base URL of a server started by New, such as
 	// http://127.0.0.1:PORT; configure the client's url with it. It is empty
 	// for NewHandler.
 	URL string
+
+	fakekit.Kit
 
 	opts Options
 	now  func() time.Time
@@ -99,6 +94,11 @@ type Server struct {
 	mu   sync.RWMutex
 	data *dataset
 }
+
+// Request is one request as the server received it, with secrets redacted:
+// the Authorization and Cookie headers, and password, client_secret and token
+// fields in the query string or body.
+type Request = fakekit.Request
 
 // New builds a Server and starts it on a loopback port. Call Close when done.
 func New(opts Options) *Server {

@@ -1,0 +1,9 @@
+package threatconnect
+
+import (
+	"testing"
+
+	"github.com/goshawk/goshawk/providers/providertest"
+)
+
+func TestConformance(t *testing.T) { providertest.Check(t, Provider()) }
