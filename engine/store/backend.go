@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,17 @@ import (
 // This file exports the rules every backend must apply the same way, so that
 // a second backend (the PostgreSQL one) validates and bounds exactly as
 // SQLite does rather than keeping a copy of the rules.
+
+// Backend is a store as the engine holds it, whichever database keeps it:
+// the Store interfaces, the sink a provider's ingest action writes
+// through, and where an on_poll subscription starts.
+type Backend interface {
+	Store
+	AssetSink(asset string) cef.Sink
+	LastContainerID(ctx context.Context, asset string) (int64, error)
+}
+
+var _ Backend = (*SQLite)(nil)
 
 // MaxKVValueLen is the largest value KVSet accepts.
 const MaxKVValueLen = maxKVValueLen

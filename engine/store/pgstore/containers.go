@@ -180,11 +180,7 @@ const artifactColumns = `id, container_id, name, label, type, source_data_identi
 
 // ListContainers returns containers with their artifacts, by ascending id.
 func (s *Store) ListContainers(ctx context.Context, q store.ContainerQuery) ([]cef.Container, error) {
-	where, args := `id > $1`, []any{q.AfterID}
-	if q.Asset != "" {
-		where += ` AND asset = $2`
-		args = append(args, q.Asset)
-	}
+	where, args := containerWhere(q)
 	args = append(args, store.ClampLimit(q.Limit))
 	selected := fmt.Sprintf(`SELECT id FROM goshawk_containers WHERE %s ORDER BY id LIMIT $%d`, where, len(args))
 	var out []cef.Container

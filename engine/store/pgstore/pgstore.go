@@ -231,6 +231,10 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // password.
 func (s *Store) Where() string { return s.where }
 
+// Stale is how long a node may go without a heartbeat before it counts as
+// dead.
+func (s *Store) Stale() time.Duration { return s.stale }
+
 // Healthy reports whether the latest heartbeat reached the database.
 func (s *Store) Healthy() bool { return s.healthy.Load() }
 
@@ -339,6 +343,23 @@ ALTER TABLE goshawk_steps ADD COLUMN params text;
 ALTER TABLE goshawk_steps ADD COLUMN result text;
 ALTER TABLE goshawk_steps ADD COLUMN truncated text;
 ALTER TABLE goshawk_runs ADD COLUMN log text;
+`,
+	// 3: the cluster (engine/cluster). A run started by a queued job names
+	// the job, so a retried job finds the run its dead node left. Each
+	// scheduled instant of a playbook is recorded once, whichever node
+	// and whichever version's chain of jobs reached it first.
+	`
+ALTER TABLE goshawk_runs ADD COLUMN job_id bigint;
+CREATE INDEX goshawk_runs_by_job ON goshawk_runs(job_id) WHERE job_id IS NOT NULL;
+CREATE TABLE goshawk_fires (
+	playbook text NOT NULL,
+	at       timestamptz NOT NULL,
+	chain    text NOT NULL,
+	node     text NOT NULL,
+	outcome  text NOT NULL,
+	fired    timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (playbook, at)
+);
 `,
 }
 

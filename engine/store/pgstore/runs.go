@@ -27,6 +27,55 @@ func (s *Store) StartRunTx(ctx context.Context, tx pgx.Tx, r *store.Run) error {
 	return s.startRun(ctx, tx, r)
 }
 
+type jobKey struct{}
+
+// WithJob marks ctx as the context of queued job id: the run StartRun
+// records under it names the job, so that a retry of the job finds it.
+func WithJob(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, jobKey{}, id)
+}
+
+func jobOf(ctx context.Context) *int64 {
+	if id, ok := ctx.Value(jobKey{}).(int64); ok {
+		return &id
+	}
+	return nil
+}
+
+// JobRun is a run started by a queued job.
+type JobRun struct {
+	ID     int64
+	Status string
+	Node   string
+}
+
+// JobRuns returns the runs started by job id, oldest first.
+func (s *Store) JobRuns(ctx context.Context, id int64) ([]JobRun, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, status, node FROM goshawk_runs WHERE job_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: runs of job %d: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (JobRun, error) {
+		var j JobRun
+		return j, r.Scan(&j.ID, &j.Status, &j.Node)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: runs of job %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// InterruptRun marks run id interrupted, naming its node, if it is still
+// running; it reports whether it did.
+func (s *Store) InterruptRun(ctx context.Context, id int64, why string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE goshawk_runs SET status = 'interrupted', finished = $2,
+		error = 'interrupted: node ' || node || ' ' || $3 WHERE id = $1 AND status = 'running'`, id, s.stamp(), why)
+	if err != nil {
+		return false, fmt.Errorf("store: interrupt run %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
@@ -51,10 +100,10 @@ func (s *Store) startRun(ctx context.Context, q queryRower, r *store.Run) error 
 	// exactly-once guard, across every node: DO NOTHING returns no row.
 	var id int64
 	err = q.QueryRow(ctx, `INSERT INTO goshawk_runs
-		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node)
-		VALUES ($1, $2, $3, 'running', $4, 'null', '', $5, NULL, $6, $7)
+		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, node, job_id)
+		VALUES ($1, $2, $3, 'running', $4, 'null', '', $5, NULL, $6, $7, $8)
 		ON CONFLICT DO NOTHING RETURNING id`,
-		r.Playbook, r.Version, r.Trigger, string(inputs), r.Started, containerID, s.node).Scan(&id)
+		r.Playbook, r.Version, r.Trigger, string(inputs), r.Started, containerID, s.node, jobOf(ctx)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("store: start run of %s for container %d: %w", r.Playbook, r.ContainerID, store.ErrDuplicateRun)
 	}
@@ -136,10 +185,7 @@ func (s *Store) FinishRun(ctx context.Context, r *store.Run) error {
 
 // ListRuns returns runs, newest first, with their steps.
 func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error) {
-	where, args := `true`, []any{}
-	if q.Playbook != "" {
-		where, args = `playbook = $1`, append(args, q.Playbook)
-	}
+	where, args := runWhere(q)
 	args = append(args, store.ClampLimit(q.Limit))
 	selected := fmt.Sprintf(`SELECT id FROM goshawk_runs WHERE %s ORDER BY id DESC LIMIT $%d`, where, len(args))
 	var runs []store.Run

@@ -23,11 +23,7 @@ import (
 )
 
 // Backend is a store as the engine uses it.
-type Backend interface {
-	store.Store
-	AssetSink(asset string) cef.Sink
-	LastContainerID(ctx context.Context, asset string) (int64, error)
-}
+type Backend = store.Backend
 
 // Opener prepares a fresh, empty database for one test and returns a
 // function that opens a handle on it: calling it again opens the same
@@ -54,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"KV", testKV},
 		{"Runs", testRuns},
 		{"ListRuns", testListRuns},
+		{"RunQueries", testRunQueries},
+		{"ContainerQueries", testContainerQueries},
 		{"RunRecordDetails", testRunRecordDetails},
 		{"RunOncePerContainer", testRunOncePerContainer},
 		{"RunOncePerContainerConcurrent", testRunOncePerContainerConcurrent},
