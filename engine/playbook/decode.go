@@ -275,13 +275,13 @@ func (d *decoder) input(name string, key, n *yaml.Node) (Input, bool) {
 			d.Errorf(v, "%s is required, so its default is never used; drop one of them", where)
 			return in, false
 		}
-		var raw any
-		if err := v.Decode(&raw); err != nil {
+		raw, err := yamlx.Plain(v)
+		if err != nil {
 			d.Errorf(v, "%s default: %v", where, err)
 			return in, false
 		}
 		p := providers.Param{Name: name, Type: in.Type, Contains: in.Contains}
-		cv, err := p.Coerce(normalizeYAML(raw))
+		cv, err := p.Coerce(raw)
 		if err == nil {
 			err = p.CheckValue(cv)
 		}
@@ -292,33 +292,4 @@ func (d *decoder) input(name string, key, n *yaml.Node) (Input, bool) {
 		in.Default = cv
 	}
 	return in, valid
-}
-
-// normalizeYAML converts what yaml.v3 decodes into the shapes providers
-// values use: map[string]any for mappings (with any keys rendered as
-// strings) and []any for lists.
-func normalizeYAML(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normalizeYAML(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fmt.Sprint(k)] = normalizeYAML(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normalizeYAML(e)
-		}
-		return out
-	case int:
-		return int64(x)
-	}
-	return v
 }

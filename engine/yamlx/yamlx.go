@@ -567,3 +567,60 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Plain returns the value of n as plain Go data, in the shapes parameter
+// values use: map[string]any, []any, string, int64, float64, bool or nil.
+// A timestamp stays the text written; an alias is an error (Parse rejects
+// them anyway).
+func Plain(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 1 {
+			return Plain(n.Content[0])
+		}
+		return nil, nil
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := Plain(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[i].Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := Plain(c)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			err := n.Decode(&b)
+			return b, err
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err == nil {
+				return i, nil
+			}
+			var f float64
+			err := n.Decode(&f)
+			return f, err
+		case "!!float":
+			var f float64
+			err := n.Decode(&f)
+			return f, err
+		}
+		return n.Value, nil
+	}
+	return nil, fmt.Errorf("line %d: aliases are not supported; write the value out", n.Line)
+}

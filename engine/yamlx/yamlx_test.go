@@ -219,3 +219,19 @@ func TestNames(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestPlain(t *testing.T) {
+	d := &Decoder{File: "w.yaml", Kind: testKind}
+	root := d.Parse([]byte("m: {a: 1, b: [x, 2.5, true, null, 2024-01-02]}\nbig: 99999999999999999999\n"))
+	v, err := Plain(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"m":   map[string]any{"a": int64(1), "b": []any{"x", 2.5, true, nil, "2024-01-02"}},
+		"big": 1e20,
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("Plain = %#v", v)
+	}
+}
