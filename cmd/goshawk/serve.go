@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -36,8 +35,10 @@ func cmdServe(ctx context.Context, a *app) int {
 	if err != nil {
 		return a.configFail(err)
 	}
-	if !config.IsLoopback(cfg.Listen) && cfg.APIToken == "" {
-		return a.configFail(fmt.Errorf("%s: %w: listen is %s; set api_token (for example api_token: ${GOSHAWK_API_TOKEN}) or listen on 127.0.0.1:8470", cfg.File, host.ErrInsecureListen, cfg.Listen))
+	// The same rules validate reports (listen, api_token), and the
+	// variables of the top-level keys.
+	if err := cfg.RequireServe(); err != nil {
+		return a.configFail(err)
 	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
