@@ -37,7 +37,7 @@ func newDecoder(file string) *decoder {
 
 // The keys of a playbook.
 var (
-	playbookKeys = yamlx.Names("name", "description", "trigger", "inputs", "assets", "plugins", "script", "lua", "timeout", "concurrency", "queue")
+	playbookKeys = yamlx.Names("name", "description", "trigger", "inputs", "assets", "plugins", "script", "lua", "timeout", "concurrency", "queue", "retry_interrupted")
 	triggerKeys  = yamlx.Names("schedule", "every", "on_poll", "webhook", "timezone")
 	inputKeys    = yamlx.Keys{
 		{Name: "type", Required: true, Doc: "one of " + strings.Join(providers.TypeNames(), ", ")},
@@ -154,6 +154,11 @@ func (d *decoder) decode(src []byte, pb *Playbook, defaultName string) {
 			} else {
 				pb.Queue = v
 			}
+		}
+	}
+	if n := fields.Get("retry_interrupted"); n != nil {
+		if v, ok := d.Bool(n, "retry_interrupted"); ok {
+			pb.RetryInterrupted = v
 		}
 	}
 }

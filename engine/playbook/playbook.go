@@ -57,6 +57,9 @@ type Playbook struct {
 	Timeout     time.Duration
 	Concurrency int
 	Queue       int
+	// RetryInterrupted re-runs, once and on another node of a cluster, a
+	// run whose node died before it finished.
+	RetryInterrupted bool
 	// Version is a short content hash of the YAML and the script; every run
 	// record names it.
 	Version string

@@ -154,7 +154,7 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"unknown key with hint", "lua: return 1\ndescripton: x\n", []string{
 			`pb.yaml:2:1: unknown key "descripton"; did you mean "description"?`}},
 		{"unknown key without hint", "lua: return 1\nowner: me\n", []string{
-			`pb.yaml:2:1: unknown key "owner"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue`}},
+			`pb.yaml:2:1: unknown key "owner"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue, retry_interrupted`}},
 		{"duplicate key", "lua: return 1\ntimeout: 1s\ntimeout: 2s\n", []string{
 			`pb.yaml:3:1: key "timeout" is given twice; keep one`}},
 		{"neither script nor lua", "name: x\n", []string{
@@ -426,7 +426,7 @@ func TestLoadDir(t *testing.T) {
 	want := []string{
 		`broken.yaml:1:6: yaml: did not find expected node content`,
 		`c.yaml:1:1: playbook name "c" is already used by b.yaml; names must be unique, so rename one`,
-		`unknown.yaml:2:1: unknown key "foo"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue`,
+		`unknown.yaml:2:1: unknown key "foo"; valid keys are name, description, trigger, inputs, assets, plugins, script, lua, timeout, concurrency, queue, retry_interrupted`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
