@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,7 +28,9 @@ type ServeOptions struct {
 }
 
 // ErrInsecureListen refuses a non-loopback listen address without a token.
-var ErrInsecureListen = errors.New("refusing to serve the HTTP API on a non-loopback address without api_token")
+// It is config's: (*config.Config).RequireServe is the one set of serve
+// rules, which validate reports too.
+var ErrInsecureListen = config.ErrInsecureListen
 
 // Serve runs the triggers, the watcher and the HTTP API until ctx ends,
 // then shuts down gracefully: it stops the triggers, lets runs in flight
@@ -37,8 +38,10 @@ var ErrInsecureListen = errors.New("refusing to serve the HTTP API on a non-loop
 // and returns. The caller closes the host.
 func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 	cfg := h.Config()
-	if so.Handler != nil && !config.IsLoopback(cfg.Listen) && cfg.APIToken == "" {
-		return fmt.Errorf("%w: listen is %s; set api_token in %s (for example api_token: ${GOSHAWK_API_TOKEN}) or listen on 127.0.0.1", ErrInsecureListen, cfg.Listen, cfg.File)
+	if so.Handler != nil {
+		if err := cfg.RequireServe(); err != nil {
+			return err
+		}
 	}
 	var srv *http.Server
 	var ln net.Listener
