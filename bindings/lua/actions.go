@@ -22,19 +22,19 @@ type assetKey struct {
 // The functions look the asset up by name in the run in progress, so they
 // serve every run.
 type assetFuncs struct {
-	actions []entry
-	// meta raises for an action the provider doesn't have. It is shared
-	// between runs, so it is protected from scripts.
-	meta *glua.LTable
+	// table holds one function per action. Its metatable raises for an
+	// action the provider doesn't have; it is shared between runs, so it
+	// is protected from scripts.
+	table *pristine
 }
 
 // maxCachedAssets bounds the per-state cache of asset functions; reloads that
 // rename assets would otherwise grow it forever.
 const maxCachedAssets = 64
 
-// assetTable returns a fresh table for the asset with one function per
-// action of its provider. The spec table is the only source: there is no
-// code per action.
+// assetTable returns the asset's table, with one function per action of its
+// provider, as built. The spec table is the only source: there is no code
+// per action.
 func (st *state) assetTable(name string, p *providers.Provider) *glua.LTable {
 	key := assetKey{name, p}
 	fns, ok := st.assets[key]
@@ -45,26 +45,21 @@ func (st *state) assetTable(name string, p *providers.Provider) *glua.LTable {
 		fns = st.newAssetFuncs(name, p)
 		st.assets[key] = fns
 	}
-	t := newTable(0, len(fns.actions))
-	for _, e := range fns.actions {
-		t.RawSetString(e.name, e.value)
-	}
-	t.Metatable = fns.meta
-	return t
+	return st.lend(fns.table)
 }
 
 func (st *state) newAssetFuncs(name string, p *providers.Provider) assetFuncs {
 	L := st.L
-	fns := assetFuncs{actions: make([]entry, len(p.Actions))}
+	actions := make([]entry, len(p.Actions))
 	for i := range p.Actions {
 		action := p.Actions[i].Name
-		fns.actions[i] = entry{action, L.NewClosure(st.callAction, glua.LString(name), glua.LString(action))}
+		actions[i] = entry{action, L.NewClosure(st.callAction, glua.LString(name), glua.LString(action))}
 	}
-	fns.meta = missingMeta(L, func(L *glua.LState, key string) {
+	meta := missingMeta(L, func(L *glua.LState, key string) {
 		L.RaiseError("asset %s: %v", name, p.UnknownActionError(key))
 	})
-	fns.meta.RawSetString("__metatable", glua.LString("protected"))
-	return fns
+	meta.RawSetString("__metatable", glua.LString("protected"))
+	return assetFuncs{table: newPristine(actions, meta)}
 }
 
 // callAction is the one adapter behind every action function:

@@ -189,6 +189,21 @@ type state struct {
 	// runGuard calls the script and gives its errors a bounded traceback;
 	// quietGuard serves pcall and xpcall, whose tracebacks nobody sees.
 	runGuard, quietGuard *glua.LFunction
+
+	// The tables lent to every run (see reuse.go): the globals, the
+	// library tables, the string metatable and the plugins table's
+	// metatable.
+	globals      *glua.LTable
+	globalsShape tableShape
+	libTabs      []*pristine
+	stringLib    int
+	stringMeta   *pristine
+	pluginsMeta  *glua.LTable
+	// What the run in progress added: its own globals, the shape of the
+	// globals once they were set, and the asset tables it was lent.
+	runGlobals []string
+	runShape   tableShape
+	lent       []*pristine
 }
 
 func (r *Runtime) newState() *state {
@@ -202,6 +217,7 @@ func (r *Runtime) newState() *state {
 	st := &state{rt: r, L: L, idle: newTable(0, 0), assets: map[assetKey]assetFuncs{}}
 	st.runGuard, st.quietGuard = st.newGuard(true), st.newGuard(false)
 	st.openLibraries()
+	st.initTables()
 	st.L.G.Global, st.L.Env = st.idle, st.idle
 	return st
 }
@@ -242,6 +258,7 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 	defer func() {
 		st.reset()
 		if reuse {
+			st.restoreTables()
 			r.put(st)
 		} else {
 			st.L.Close()
@@ -249,13 +266,14 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 	}()
 
 	st.run = newRun(ctx, spec)
-	g := st.newGlobals()
-	if err := st.setRunGlobals(g, spec); err != nil {
+	if err := st.setRunGlobals(spec); err != nil {
 		reuse = true
 		return nil, err
 	}
 	L := st.L
+	g := st.globals
 	L.G.Global, L.Env = g, g
+	L.SetMetatable(glua.LString(""), st.stringMeta.t)
 	// A context that can never be done would only slow every instruction.
 	if ctx.Done() != nil {
 		L.SetContext(ctx)

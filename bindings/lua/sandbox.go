@@ -170,34 +170,6 @@ func (st *state) forbiddenMeta(lib string, why map[string]string) *glua.LTable {
 	return mt
 }
 
-// newGlobals builds the fresh global environment of one run.
-func (st *state) newGlobals() *glua.LTable {
-	g := newTable(0, len(st.base)+len(st.libs)+8)
-	for _, e := range st.base {
-		g.RawSetString(e.name, e.value)
-	}
-	g.RawSetString("_G", g)
-	for _, lib := range st.libs {
-		t := newTable(0, len(lib.entries))
-		for _, e := range lib.entries {
-			t.RawSetString(e.name, e.value)
-		}
-		if lib.meta != nil {
-			t.Metatable = lib.meta
-		}
-		g.RawSetString(lib.name, t)
-		if lib.name == "string" {
-			// Strings index the run's own string table, so ("x"):rep(2)
-			// sees the same (capped) functions as string.rep.
-			mt := newTable(0, 1)
-			mt.RawSetString("__index", t)
-			st.L.SetMetatable(glua.LString(""), mt)
-		}
-	}
-	g.Metatable = st.globalsMeta
-	return g
-}
-
 // print writes its arguments to the run log, separated by tabs.
 func (st *state) print(L *glua.LState) int {
 	top := L.GetTop()

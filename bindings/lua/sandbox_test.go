@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/providers"
 )
 
 // runLua compiles src and runs it once on rt.
@@ -369,6 +372,104 @@ func TestNameListsMatchTheSandbox(t *testing.T) {
 		}
 		if _, err := Compile("k.lua", []byte("local "+k+" = 1")); err == nil {
 			t.Errorf("%s compiles as a local name; it is not a keyword", k)
+		}
+	}
+}
+
+// pooledState returns the one idle state of a runtime with PoolSize 1.
+func pooledState(t *testing.T, rt *Runtime) *state {
+	t.Helper()
+	select {
+	case st := <-rt.pool:
+		rt.pool <- st
+		return st
+	default:
+		t.Fatal("no pooled state")
+		return nil
+	}
+}
+
+func TestReusedTablesNeverLeakChanges(t *testing.T) {
+	if !tableFields.ok {
+		t.Fatal("gopher-lua's table layout changed: reuse.go can't read it, so every run rebuilds its tables")
+	}
+	rt := NewRuntime(Options{PoolSize: 1})
+	defer rt.Close()
+	spec := func() *RunSpec { return &RunSpec{Assets: testAssets(t), Inputs: map[string]any{"n": 1}} }
+	// What a run sees when nothing before it changed anything.
+	const probe = `
+		local names = {}
+		for _, lib in ipairs({string, table, math, os, json, log, kv, containers, time, tc, _G}) do
+			local n = 0
+			for k in pairs(lib) do n = n + 1 end
+			names[#names + 1] = n
+		end
+		return {
+			counts = table.concat(names, ","),
+			format = string.format("%d", 7), upper = ("a"):upper(), insert = type(table.insert),
+			pi = math.pi > 3.14, x = x == nil, tc = type(tc.noop), tq = tq == nil,
+			meta = tostring(getmetatable(math)), array = rawget(string, 1) == nil and rawget(_G, 1) == nil,
+			input = input.n,
+		}`
+	want := mustRun(t, rt, probe, spec())
+	st := pooledState(t, rt)
+	globals, str := st.globals, st.libTabs[st.stringLib].t
+	// A run that changes nothing keeps the tables.
+	if mustRun(t, rt, `return string.len("abc") + #table.concat({"a"})`, spec()) != int64(4) || st.globals != globals || st.libTabs[st.stringLib].t != str {
+		t.Fatal("a run that changed nothing did not reuse the tables")
+	}
+	for _, change := range []string{
+		`string.format = function() return "hacked" end`,
+		`string.format = nil`,
+		`string.foo = 1`,
+		`string.foo = 1 string.foo = nil`,
+		`for i = 1, 1000 do string["k" .. i] = i string["k" .. i] = nil end`,
+		`rawset(string, 1, "a") string[1] = nil`,
+		`string[true] = 1 string[true] = nil`,
+		`table.insert = nil`,
+		`table.insert = table.remove`,
+		`math.pi = 3`,
+		`setmetatable(math, {__index = function() return 42 end})`,
+		`getmetatable("").__index = {upper = function() return "hacked" end}`,
+		`getmetatable("").__index.upper = function() return "hacked" end`,
+		`getmetatable("").extra = 1`,
+		`os.time = nil`,
+		`json.encode = nil`,
+		`time.now = function() return 0 end`,
+		`tc.noop = nil`,
+		`tc.extra = 1 tc.extra = nil`,
+		`x = 1`,
+		`x = 1 x = nil`,
+		`tq = 1`,
+		`_G[1] = 1 _G[1] = nil`,
+		`_G[true] = 1`,
+		`_G._G = nil`,
+		`_G.string = {}`,
+		`print = nil`,
+		`input.n = 2 plugins = nil`,
+	} {
+		// Run the change twice, first with one more asset, so that a reused
+		// globals table has held tq before.
+		mustRun(t, rt, change, &RunSpec{Assets: map[string]*providers.Asset{"tc": testAssets(t)["tc"], "tq": testAssets(t)["tc"]}})
+		mustRun(t, rt, change, spec())
+		got := mustRun(t, rt, probe, spec())
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %s the next run saw\n%v\nwant\n%v", change, got, want)
+		}
+		if pooledState(t, rt) != st {
+			t.Fatal("the runs did not share the pooled state")
+		}
+		// Keys added and removed again are gone too, not just invisible:
+		// gopher-lua remembers every key a table held.
+		for i, p := range st.libTabs {
+			if shape, _ := shapeOf(p.t); shape.keys != len(st.libs[i].entries) {
+				t.Fatalf("after %s the %s table has held %d keys, want %d", change, st.libs[i].name, shape.keys, len(st.libs[i].entries))
+			}
+		}
+		for _, fns := range st.assets {
+			if shape, _ := shapeOf(fns.table.t); shape.keys != len(fns.table.entries) {
+				t.Fatalf("after %s an asset table has held %d keys, want %d", change, shape.keys, len(fns.table.entries))
+			}
 		}
 	}
 }

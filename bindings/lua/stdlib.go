@@ -50,25 +50,26 @@ func (st *state) stdlib() []library {
 
 // setRunGlobals adds the values that differ from run to run: input,
 // container, plugins and the assets.
-func (st *state) setRunGlobals(g *glua.LTable, spec *RunSpec) error {
+func (st *state) setRunGlobals(spec *RunSpec) error {
 	L := st.L
+	defer st.startRun()
 	input := ToLua(L, spec.Inputs)
 	if input == glua.LNil {
 		input = newTable(0, 0)
 	}
-	g.RawSetString("input", input)
+	st.setRunGlobal("input", input)
 	if spec.Container != nil {
-		g.RawSetString("container", ToLua(L, spec.Container))
+		st.setRunGlobal("container", ToLua(L, spec.Container))
 	}
-	g.RawSetString("plugins", st.pluginsTable(spec))
+	st.setRunGlobal("plugins", st.pluginsTable(spec))
 	for name, asset := range spec.Assets {
-		if g.RawGetString(name) != glua.LNil || forbiddenGlobals[name] != "" {
+		if st.globals.RawGetString(name) != glua.LNil || forbiddenGlobals[name] != "" {
 			return fmt.Errorf("lua: asset %q has the name of a built-in global; rename the asset", name)
 		}
 		if asset == nil || asset.Provider == nil {
 			return fmt.Errorf("lua: asset %q has no provider", name)
 		}
-		g.RawSetString(name, st.assetTable(name, asset.Provider))
+		st.setRunGlobal(name, st.assetTable(name, asset.Provider))
 	}
 	return nil
 }
@@ -343,14 +344,11 @@ func (st *state) timeFormat(L *glua.LState) int {
 // pluginsTable builds the run's `plugins` global: one table per allowed
 // plugin with one function per plugin function.
 func (st *state) pluginsTable(spec *RunSpec) *glua.LTable {
-	L := st.L
 	t := newTable(0, len(spec.AllowedPlugins))
 	for _, name := range spec.AllowedPlugins {
 		t.RawSetString(name, st.pluginTable(name, spec.Plugins))
 	}
-	t.Metatable = missingMeta(L, func(L *glua.LState, key string) {
-		L.RaiseError("plugin %s is not declared by this playbook; add it to the playbook's plugins: list", key)
-	})
+	t.Metatable = st.pluginsMeta
 	return t
 }
 
