@@ -288,6 +288,7 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 		if errors.As(err, &pe) && !pe.Usage {
 			r := Failedf("%s", pe.Msg)
 			r.Parameter = raw
+			r.Totals = totals(r)
 			return r, nil
 		}
 		return nil, fmt.Errorf("%s.%s: %w", a.Name, action, err)
@@ -305,7 +306,18 @@ func (a *Asset) Invoke(ctx context.Context, action string, raw map[string]any, e
 	if res.Summary == nil {
 		res.Summary = map[string]any{}
 	}
+	res.Totals = totals(res)
 	return res, nil
+}
+
+// totals is SOAR's run-level summary of one call: one parameter set
+// processed, successful or not.
+func totals(r *Result) *Totals {
+	t := &Totals{TotalObjects: 1}
+	if r.OK() {
+		t.TotalObjectsSuccessful = 1
+	}
+	return t
 }
 
 // Close releases the asset's connection. An asset built without one has

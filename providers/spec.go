@@ -120,6 +120,19 @@ type Result struct {
 	Parameter map[string]any `json:"parameter"`
 	Data      []any          `json:"data"`
 	Summary   map[string]any `json:"summary"`
+	// Totals is SOAR's run-level summary, which SOAR prints as
+	// summary.total_objects beside action_result.summary; here Summary is
+	// action_result.summary, so these two keys live under totals.
+	// Asset.Invoke sets it on every result.
+	Totals *Totals `json:"totals,omitempty"`
+}
+
+// Totals counts the parameter sets a call processed. A goshawk call takes
+// one set, so TotalObjects is 1 and TotalObjectsSuccessful is 1 or 0,
+// exactly as SOAR reports an action run with one set of parameters.
+type Totals struct {
+	TotalObjects           int `json:"total_objects"`
+	TotalObjectsSuccessful int `json:"total_objects_successful"`
 }
 
 // Succeeded returns a success result.

@@ -7,6 +7,11 @@
 package providertest
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,5 +66,73 @@ func checkAction(t *testing.T, s *providers.Spec) {
 		if _, err := s.Bind(ex.Params); err != nil {
 			t.Errorf("example %d (%s) does not bind: %v", i, ex.Summary, err)
 		}
+	}
+}
+
+// Shape reduces a decoded JSON value to its shape: objects keep their keys,
+// a list keeps the shape of its first element, and every scalar becomes
+// its JSON type name. Golden files of shapes pin the data paths a playbook
+// reads without pinning the values.
+func Shape(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Shape(e)
+		}
+		return out
+	case []any:
+		if len(x) == 0 {
+			return []any{}
+		}
+		return []any{Shape(x[0])}
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ResultShape marshals r and returns its shape as indented JSON.
+func ResultShape(t testing.TB, r *providers.Result) []byte {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.MarshalIndent(Shape(v), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, '\n')
+}
+
+// Golden compares got with the file at path, rewriting it first when
+// update is true.
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("differs from %s\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }

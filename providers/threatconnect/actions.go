@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/goshawk/goshawk/providers"
@@ -70,8 +71,9 @@ func runListOwners(ctx context.Context, c *Client, call *providers.Call) *provid
 	if err := c.get(ctx, env(call), c.ownersTarget(), &body); err != nil {
 		return c.failedWith("Unable to List Owners", err)
 	}
-	// TC sends count only when asked with count=true, so fall back to the
-	// length of the page.
+	// TC sends count with the owners (other lists only with count=true);
+	// without it, the length of the list stands in, and is written into
+	// the envelope so that data.*.count is always there for playbooks.
 	n := int64(0)
 	if list, ok := body["data"].([]any); ok {
 		n = int64(len(list))
@@ -80,8 +82,10 @@ func runListOwners(ctx context.Context, c *Client, call *providers.Call) *provid
 		if v, err := count.Int64(); err == nil {
 			n = v
 		}
+	} else {
+		body["count"] = json.Number(strconv.FormatInt(n, 10))
 	}
-	return providers.Succeeded("List owners succeeded", []any{map[string]any(body)}, map[string]any{"num_owners": n})
+	return providers.Succeeded("List owners succeeded", []any{map[string]any(body)}, map[string]any{"num_owners": n, "total_objects": n})
 }
 
 // huntSpec declares one hunt action. value declares the hunted parameter
@@ -120,13 +124,20 @@ func huntSpec(name, summary, example string, value providers.Param, typeOf func(
 				}
 			}
 			tql := huntTQL(typeOf(v), v, splitList(p.String("owner")))
-			found, err := c.search(ctx, env(call), c.huntTarget(tql, fields), int(p.Int("max_results")))
+			limit := int(p.Int("max_results"))
+			found, more, err := c.search(ctx, env(call), c.huntTarget(tql, fields), limit)
 			if err != nil {
 				return c.failure(err)
 			}
-			return providers.Succeeded(fmt.Sprintf("Found %d indicator(s)", len(found)),
-				[]any{map[string]any{"status": "Success", "data": found}},
-				map[string]any{"total_objects": len(found)})
+			msg := fmt.Sprintf("Found %d indicator(s)", len(found))
+			summary := map[string]any{"total_objects": len(found)}
+			if more {
+				// SOAR's app stopped at the first page without a word; say
+				// that more exist and how to get them.
+				msg += fmt.Sprintf("; more exist: raise max_results (now %d) to get them", limit)
+				summary["truncated"] = true
+			}
+			return providers.Succeeded(msg, []any{map[string]any{"status": "Success", "data": found}}, summary)
 		}),
 	}
 }
@@ -142,30 +153,31 @@ func (c *Client) huntTarget(tql string, fields []string) string {
 }
 
 // search fetches target and then follows the next links, as received, until
-// limit indicators are collected or there is no next page.
-func (c *Client) search(ctx context.Context, env httpx.Env, target string, limit int) ([]any, error) {
-	found := []any{}
+// limit indicators are collected or there is no next page. more reports
+// that the server holds further matches past limit.
+func (c *Client) search(ctx context.Context, env httpx.Env, target string, limit int) (found []any, more bool, err error) {
+	found = []any{}
 	seen := map[string]bool{}
 	for target != "" && !seen[target] {
 		seen[target] = true
 		var page listPage[any]
 		if err := c.get(ctx, env, target, &page); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		found = append(found, page.Data...)
 		if len(found) >= limit {
-			return found[:limit], nil
+			return found[:limit], len(found) > limit || page.Next != "", nil
 		}
 		if page.Next == "" || len(page.Data) == 0 {
 			break
 		}
 		next, err := c.nextTarget(page.Next)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		target = next
 	}
-	return found, nil
+	return found, false, nil
 }
 
 // nextTarget returns the request target of a next link, byte for byte as

@@ -149,16 +149,16 @@ func actions() []providers.Spec {
 			},
 			Run: providers.RunWith(runPostData),
 		},
-		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information", "203.0.113.7",
+		huntSpec("hunt_ip", "Hunt an IP and retrieve any available information", "123.23.124.32",
 			providers.Param{Name: "ip", Contains: []string{"ip", "ipv6"}, Doc: "IP to hunt"},
 			func(string) string { return "Address" }),
-		huntSpec("hunt_file", "Hunt a file hash and retrieve available information", "d41d8cd98f00b204e9800998ecf8427e",
+		huntSpec("hunt_file", "Hunt a file hash and retrieve available information", "AAA0985A485969F70C0B414EF328DAAA",
 			providers.Param{Name: "hash", Contains: []string{"hash", "md5", "sha1", "sha256"}, Doc: "File hash (md5, sha1, sha256)"},
 			func(string) string { return "File" }),
-		huntSpec("hunt_email", "Hunt an email and retrieve available information", "phisher@example.com",
+		huntSpec("hunt_email", "Hunt an email and retrieve available information", "abcxyz@test.com",
 			providers.Param{Name: "email", Contains: []string{"email"}, Doc: "Email address"},
 			func(string) string { return "EmailAddress" }),
-		huntSpec("hunt_domain", "Hunt a domain and retrieve available information", "example.com",
+		huntSpec("hunt_domain", "Hunt a domain and retrieve available information", "vclub.credit",
 			providers.Param{Name: "domain", Contains: []string{"url", "domain"}, Doc: "Domain or URL name; a value with a scheme is hunted as a URL"},
 			func(v string) string {
 				if providers.IsURL(v) {
@@ -166,7 +166,7 @@ func actions() []providers.Spec {
 				}
 				return "Host"
 			}),
-		huntSpec("hunt_url", "Hunt a URL and retrieve available information", "http://example.com/login",
+		huntSpec("hunt_url", "Hunt a URL and retrieve available information", "http://www.test.com/list/oz/",
 			providers.Param{Name: "url", Contains: []string{"url"}, Doc: "URL to find"},
 			func(string) string { return "URL" }),
 	}

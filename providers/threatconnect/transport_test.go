@@ -1,6 +1,9 @@
 package threatconnect
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -64,5 +67,40 @@ func TestRequestsAreLogged(t *testing.T) {
 		if !strings.Contains(l, `msg="threatconnect: request" asset=tc action=hunt_ip method=GET path=/v3/indicators `+want+" duration=") || strings.Count(l, "asset=") != 1 {
 			t.Errorf("line %d = %s", i, l)
 		}
+	}
+}
+
+// TestHuntReportsTruncation guards issue 16 item 2: a hunt that stops at
+// max_results while more indicators match says so in its message and
+// summary, instead of a bare "Found N".
+func TestHuntReportsTruncation(t *testing.T) {
+	f := newFixture(t, tcfake.Options{Empty: true}, nil)
+	for _, ip := range []string{"10.77.0.1", "10.77.0.10", "10.77.0.11"} {
+		f.srv.AddIndicator(tcfake.Indicator{Type: "Address", IP: ip, Active: true})
+	}
+	r := f.invoke(t, "hunt_ip", map[string]any{"ip": "10.77.0.1", "max_results": 2})
+	if !r.OK() || r.Message != "Found 2 indicator(s); more exist: raise max_results (now 2) to get them" || r.Summary["truncated"] != true {
+		t.Fatalf("got %s %q %v", r.Status, r.Message, r.Summary)
+	}
+	r = f.invoke(t, "hunt_ip", map[string]any{"ip": "10.77.0.1", "max_results": 3})
+	if !r.OK() || r.Message != "Found 3 indicator(s)" || r.Summary["truncated"] != nil {
+		t.Fatalf("all found: got %s %q %v", r.Status, r.Message, r.Summary)
+	}
+}
+
+// TestListOwnersCounts guards issue 16 items 1 and 3: list_owners reports
+// summary.total_objects, and data.*.count is there even when the server
+// leaves count out.
+func TestListOwnersCounts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"data":[{"id":1,"name":"A"},{"id":2,"name":"B"},{"id":3,"name":"C"}],"status":"Success"}`))
+	}))
+	defer srv.Close()
+	f := newFixture(t, tcfake.Options{}, map[string]any{"base_url": srv.URL})
+	r := f.invoke(t, "list_owners", nil)
+	env, _ := roundTrip(t, r.Data[0]).(map[string]any)
+	if !r.OK() || r.Summary["num_owners"] != int64(3) || r.Summary["total_objects"] != int64(3) || env["count"] != json.Number("3") {
+		t.Fatalf("got %s %v, data[0].count = %v", r.Status, r.Summary, env["count"])
 	}
 }

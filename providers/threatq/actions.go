@@ -139,7 +139,7 @@ func actions() []providers.Spec {
 			Summary: "Remove a staged indicator from an import session",
 			Doc:     "DELETE /api/imports/{import_id}/indicators/{import_indicator_id}.",
 			Examples: []providers.Example{
-				{Summary: "remove one staged indicator", Params: map[string]any{"import_id": 12, "import_indicator_id": 3}},
+				{Summary: "remove one staged indicator", Params: map[string]any{"import_id": 1, "import_indicator_id": 3}},
 			},
 			Params: []providers.Param{importIDParam(), importIndicatorIDParam()},
 			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
@@ -165,7 +165,7 @@ func actions() []providers.Spec {
 			Summary: "Get one indicator by its id",
 			Doc:     "GET /api/indicators/{id}, with the relations asked for.",
 			Examples: []providers.Example{
-				{Summary: "one indicator with its sources", Params: map[string]any{"id": "1001", "with": "sources"}},
+				{Summary: "one indicator with its sources", Params: map[string]any{"id": "1", "with": "sources"}},
 			},
 			Params: []providers.Param{
 				{Name: "id", Type: providers.String, Required: true, Check: checkID, Doc: "Id of the indicator"},
@@ -182,7 +182,7 @@ func actions() []providers.Spec {
 			Summary: "List indicators, optionally filtered by value (% is a wildcard)",
 			Doc:     "GET /api/indicators; value may use % as a wildcard.",
 			Examples: []providers.Example{
-				{Summary: "indicators under a domain", Params: map[string]any{"value": "%example.com", "limit": 25}},
+				{Summary: "indicators under a domain", Params: map[string]any{"value": "%baddomain.com", "limit": 25}},
 			},
 			Params: []providers.Param{
 				limitParam(), offsetParam(), sortParam(), withParam(),
@@ -198,7 +198,7 @@ func actions() []providers.Spec {
 			Summary: "List the staged events of an import session",
 			Doc:     "GET /api/imports/{import_id}/events.",
 			Examples: []providers.Example{
-				{Summary: "staged events", Params: map[string]any{"import_id": 12, "limit": 50}},
+				{Summary: "staged events", Params: map[string]any{"import_id": 1, "limit": 50}},
 			},
 			Params: []providers.Param{importIDParam(), limitParam(), offsetParam(), sortParam(), withParam()},
 			Run: providers.RunWith(action{build: func(_ context.Context, _ *client, _ httpx.Env, p providers.Values) (request, error) {
@@ -229,7 +229,7 @@ func actions() []providers.Spec {
 			Summary: "Search indicators whose value contains a string (% is a wildcard)",
 			Doc:     "GET /api/indicators/search?value=...",
 			Examples: []providers.Example{
-				{Summary: "values containing a string", Params: map[string]any{"value": "example.com", "limit": 10}},
+				{Summary: "values containing a string", Params: map[string]any{"value": "test.com", "limit": 10}},
 			},
 			Params: []providers.Param{
 				{Name: "value", Type: providers.String, Required: true, Check: checkNonEmptyParam("value"),
@@ -267,7 +267,7 @@ func actions() []providers.Spec {
 			Summary: "Update a staged indicator of an import session",
 			Doc:     "PUT /api/imports/{import_id}/indicators/{import_indicator_id} with the fields given; a type name is resolved to its id and whitelisted is sent as Y or N.",
 			Examples: []providers.Example{
-				{Summary: "whitelist a staged indicator", Params: map[string]any{"import_id": 12, "import_indicator_id": 3, "whitelisted": true}},
+				{Summary: "whitelist a staged indicator", Params: map[string]any{"import_id": 1, "import_indicator_id": 2, "whitelisted": true}},
 			},
 			Params: []providers.Param{
 				importIDParam(), importIndicatorIDParam(),
