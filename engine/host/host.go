@@ -23,6 +23,7 @@ import (
 	"github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/bindings/wasm"
 	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/engine/logx"
 	"github.com/goshawk/goshawk/engine/metrics"
 	"github.com/goshawk/goshawk/engine/playbook"
@@ -80,6 +81,7 @@ type book struct {
 	pb         *playbook.Playbook // last good version; nil if never loaded
 	lastReload time.Time
 	lastErr    string
+	lastDiags  []diag.Diagnostic // lastErr's diagnostics, each at file:line:col
 }
 
 // Open assembles a host. It opens assets without touching the network,
@@ -224,6 +226,9 @@ type PlaybookInfo struct {
 	Triggers    map[string]any `json:"triggers"`
 	LastReload  time.Time      `json:"last_reload"`
 	LastError   string         `json:"last_error,omitempty"`
+	// Diagnostics are LastError's problems, each with its file, line,
+	// column, severity and message.
+	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
 	// Plugins is the state of each plugin the playbook declares: a plugin
 	// whose reload failed shows its error here too.
 	Plugins []PluginUse `json:"plugins,omitempty"`
@@ -236,7 +241,7 @@ func (h *Host) PlaybookInfos() []PlaybookInfo {
 	defer h.mu.RUnlock()
 	out := make([]PlaybookInfo, 0, len(h.books))
 	for _, b := range h.books {
-		info := PlaybookInfo{File: filepath.Base(b.file), LastReload: b.lastReload, LastError: b.lastErr, Triggers: map[string]any{}}
+		info := PlaybookInfo{File: filepath.Base(b.file), LastReload: b.lastReload, LastError: b.lastErr, Diagnostics: b.lastDiags, Triggers: map[string]any{}}
 		if b.pb != nil {
 			info.Name, info.Description, info.Version = b.pb.Name, b.pb.Description, b.pb.Version
 			info.Triggers = triggers(b.pb)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/engine/playbook"
 )
 
@@ -89,11 +90,11 @@ func (h *Host) loadPlaybooks() {
 				}
 				h.Metrics.Reloaded("playbook", err)
 			}
-			b.lastErr, b.lastReload = err.Error(), now
+			b.lastErr, b.lastDiags, b.lastReload = err.Error(), diag.From(err), now
 			continue
 		}
 		if b.pb != nil && b.pb.Version == pb.Version {
-			b.lastErr = "" // a broken edit undone
+			b.lastErr, b.lastDiags = "", nil // a broken edit undone
 			continue
 		}
 		if b.pb == nil {
@@ -102,7 +103,7 @@ func (h *Host) loadPlaybooks() {
 			h.o.Log.Info("playbook reloaded", "file", f, "playbook", pb.Name, "version", pb.Version, "previous", b.pb.Version)
 		}
 		h.Metrics.Reloaded("playbook", nil)
-		b.pb, b.lastReload, b.lastErr = pb, now, ""
+		b.pb, b.lastReload, b.lastErr, b.lastDiags = pb, now, "", nil
 	}
 	for f, b := range h.books {
 		if !present[f] {
