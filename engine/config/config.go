@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/engine/diag"
+	"github.com/goshawk/goshawk/engine/yamlx"
 	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	Assets        map[string]*Asset
 	PluginLimits  map[string]PluginLimits
+	// Retention is how long serve and goshawk prune keep history.
+	Retention Retention
 
 	// Missing names the unset environment variables of the top-level keys
 	// (api_token, store, ...); the commands that use those keys refuse to
@@ -105,6 +108,20 @@ type PluginLimits struct {
 	Timeout   time.Duration
 	Instances int
 }
+
+// Retention is the retention: section. A zero duration keeps that kind of
+// record for ever.
+type Retention struct {
+	// Runs keeps finished runs this long after they finished.
+	Runs time.Duration
+	// Containers keeps containers this long after they were ingested,
+	// and longer while a kept run names them.
+	Containers time.Duration
+}
+
+// MinRetention is the shortest retention accepted: a shorter one would
+// prune records before anyone could read them.
+const MinRetention = time.Hour
 
 // AssetNames returns the asset names, sorted.
 func (c *Config) AssetNames() []string {
@@ -269,7 +286,7 @@ func Find(flag string, getenv func(string) string) string {
 // *diag.Error (see diag.From) whose diagnostics read "file:line:col:
 // message".
 func Load(path string, reg *providers.Registry, lookup func(string) (string, bool)) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamlx.ReadFile(path, "config")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("config %s not found: create it (see README), or pass --config or set GOSHAWK_CONFIG", path)

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/goshawk/goshawk/engine/yamlx"
 )
 
 // Ext is the file extension of playbooks.
@@ -22,7 +24,7 @@ const Ext = ".yaml"
 // With a nil env, the checks against configured assets and loaded plugins
 // are skipped.
 func Load(path string, env *Env) (*Playbook, []Diagnostic) {
-	src, err := os.ReadFile(path)
+	src, err := yamlx.ReadFile(path, "playbook")
 	if err != nil {
 		return nil, []Diagnostic{{File: path, Line: 1, Col: 1, Message: fmt.Sprintf("cannot read the playbook: %v", err)}}
 	}
@@ -44,7 +46,7 @@ func Parse(path string, src []byte, env *Env) (*Playbook, []Diagnostic) {
 		if !filepath.IsAbs(script) {
 			script = filepath.Join(filepath.Dir(path), script)
 		}
-		data, err := os.ReadFile(script)
+		data, err := yamlx.ReadFile(script, "script")
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				d.Errorf(d.scriptNode, "script %s does not exist; the path is relative to the playbook's folder", pb.ScriptPath)

@@ -137,6 +137,10 @@ func (d *Decoder) ErrorCount() int {
 // when the document is empty or unusable (the problem is reported). It
 // rejects a second document, aliases, and tags outside the core schema.
 func (d *Decoder) Parse(src []byte) *yaml.Node {
+	if len(src) > MaxFileSize {
+		d.Errorf(nil, "%v", TooLarge(d.Kind.Name+" file"))
+		return nil
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	if err := decode(dec, &doc); err != nil {

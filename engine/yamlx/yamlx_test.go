@@ -1,6 +1,9 @@
 package yamlx
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -233,5 +236,30 @@ func TestPlain(t *testing.T) {
 	}
 	if !reflect.DeepEqual(v, want) {
 		t.Fatalf("Plain = %#v", v)
+	}
+}
+
+// TestFileSizeIsBounded guards that an oversized file is refused before it
+// is read whole or parsed.
+func TestFileSizeIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	data := bytes.Repeat([]byte("# padding\n"), MaxFileSize/10+1)
+	if err := os.WriteFile(big, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(big, "playbook"); err == nil || err.Error() != "the playbook is larger than 4 MiB, the most goshawk reads; split it or remove what it doesn't need" {
+		t.Fatalf("ReadFile = %v", err)
+	}
+	ok := filepath.Join(dir, "ok.yaml")
+	if err := os.WriteFile(ok, data[:MaxFileSize], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadFile(ok, "playbook"); err != nil || len(got) != MaxFileSize {
+		t.Fatalf("ReadFile of the largest allowed file: %d bytes, %v", len(got), err)
+	}
+	d := &Decoder{File: "w.yaml", Kind: testKind}
+	if d.Parse(data) != nil || len(d.Diags) != 1 || !strings.Contains(d.Diags[0].Message, "the widget file is larger than 4 MiB") {
+		t.Fatalf("Parse: %v", d.Diags)
 	}
 }
