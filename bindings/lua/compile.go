@@ -56,6 +56,10 @@ func compile(file string, src []byte) (*glua.FunctionProto, error) {
 		}
 		return nil, fmt.Errorf("%s:1:1: %w", file, err)
 	}
+	// A chunk is a vararg function, and gopher-lua builds Lua 5.0's `arg`
+	// table for every call of one that doesn't use `...`. A chunk has no
+	// local named arg, so no code can reach that table: don't build it.
+	proto.IsVarArg &^= glua.VarArgNeedsArg
 	return proto, nil
 }
 

@@ -2,6 +2,7 @@ package lua
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -97,4 +98,19 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("error %q has no position", err)
 		}
 	})
+}
+
+func TestChunkVarargs(t *testing.T) {
+	// The chunk itself builds no `arg` table; functions that use Lua 5.0's
+	// arg still get theirs.
+	rt := NewRuntime(Options{PoolSize: 1})
+	defer rt.Close()
+	got := mustRun(t, rt, `
+		local function old(...) return arg.n end
+		local function new(...) return select("#", ...) end
+		return {old(1, 2), new(1, 2, 3), select("#", ...), arg == nil, loadstring("return select('#', ...)")(1)}`, nil)
+	want := []any{int64(2), int64(3), int64(0), true, int64(1)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 }
