@@ -102,12 +102,7 @@ func cmdDemo(ctx context.Context, a *app, f demoFlags) int {
 	defer tc.Close()
 	tq := tqfake.New(tqfake.Options{})
 	defer tq.Close()
-	// The two platforms share some intelligence, as real ones do, so the
-	// enrichment step has something to find.
-	now := time.Now().UTC()
-	tq.AddIndicator(tqfake.Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9,
-		Description: "C2 node seen in two campaigns", CreatedAt: now, UpdatedAt: now, TouchedAt: now,
-		Sources: []tqfake.Source{{Name: "Partner Feed"}}})
+	seedSharedIntel(tq, time.Now().UTC())
 
 	folder, err := writeDemoFolder(f.dir, f.listen, tc.URL, tq.URL, f.force)
 	if err != nil {

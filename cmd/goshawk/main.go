@@ -167,6 +167,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.validateCommand(),
 		a.serveCommand(),
 		a.demoCommand(),
+		a.emulateCommand(),
 		a.versionCommand(),
 	)
 	root.SetOut(a.stdout)
