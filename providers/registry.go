@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers/redact"
@@ -26,6 +27,11 @@ type Provider struct {
 	// Ingest declares how the engine drives the provider's ingest action;
 	// nil means the provider does not ingest.
 	Ingest *IngestSpec
+	// ConfigAliases maps other spellings of config variables (the ones
+	// SOAR's and Swimlane's forms print, such as "clientid") to goshawk's
+	// names. Config loading accepts them with a warning naming goshawk's
+	// key; OpenAsset accepts them as they are.
+	ConfigAliases map[string]string
 
 	index map[string]*Spec
 }
@@ -38,18 +44,47 @@ type IngestSpec struct {
 	ScheduleKey string // Duration key of the asset config: scheduled poll interval ("poll")
 }
 
-// Action returns the spec of the named action.
+// Action returns the spec of the named action. Besides its name, an action
+// answers to SOAR's display form of it ("hunt ip" for hunt_ip, any case)
+// and to each of its Aliases in either form, so a playbook ported from
+// SOAR or Swimlane names actions as it did there.
 func (p *Provider) Action(name string) (*Spec, bool) {
-	if p.index != nil {
-		s, ok := p.index[name]
-		return s, ok
+	want := ActionKey(name)
+	for i := range p.Actions {
+		s := &p.Actions[i]
+		if s.Name == name || ActionKey(s.Name) == want {
+			return s, true
+		}
 	}
 	for i := range p.Actions {
-		if p.Actions[i].Name == name {
-			return &p.Actions[i], true
+		s := &p.Actions[i]
+		for _, a := range s.Aliases {
+			if ActionKey(a) == want {
+				return s, true
+			}
 		}
 	}
 	return nil, false
+}
+
+// ActionKey is the form action names are compared in: lower case, spaces
+// and hyphens as underscores, so "Hunt IP", "hunt-ip" and hunt_ip agree.
+func ActionKey(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(name))
+}
+
+// ConfigName returns the config variable key names: itself, or the
+// variable a ConfigAliases spelling stands for (aliased is then true).
+func (p *Provider) ConfigName(key string) (name string, aliased bool) {
+	if n, ok := p.ConfigAliases[key]; ok {
+		return n, true
+	}
+	return key, false
 }
 
 // ActionNames returns the names of the provider's actions in declared order.
@@ -62,8 +97,24 @@ func (p *Provider) ActionNames() []string {
 }
 
 // UnknownActionError names an action a provider doesn't have, with a hint.
+//
+// The hint prefers an action of the same verb (the word before the first
+// underscore): create_indicators_list suggests create_indicators, not the
+// nearer get_indicators_list, since a write mistaken for a read, or the
+// other way, is the worse surprise.
 func (p *Provider) UnknownActionError(name string) error {
-	return fmt.Errorf("provider %s has no action %q%s", p.Name, name, hint.OrList(name, p.ActionNames(), "its actions are:"))
+	key := ActionKey(name)
+	verb, _, _ := strings.Cut(key, "_")
+	var same []string
+	for _, n := range p.ActionNames() {
+		if v, _, _ := strings.Cut(n, "_"); v == verb {
+			same = append(same, n)
+		}
+	}
+	if h := hint.DidYouMean(key, same); h != "" {
+		return fmt.Errorf("provider %s has no action %q%s", p.Name, name, h)
+	}
+	return fmt.Errorf("provider %s has no action %q%s", p.Name, name, hint.OrList(key, p.ActionNames(), "its actions are:"))
 }
 
 // Registry holds the providers goshawk knows, by name. The CLI builds it
@@ -123,11 +174,37 @@ func (r *Registry) Register(p *Provider) error {
 		}
 		index[s.Name] = s
 	}
+	if err := checkAliases(p); err != nil {
+		return err
+	}
 	if err := checkIngest(p, index); err != nil {
 		return err
 	}
 	p.index = index
 	r.byName[p.Name] = p
+	return nil
+}
+
+// checkAliases refuses an action alias that another action already
+// answers to, and a config alias for a variable that does not exist.
+func checkAliases(p *Provider) error {
+	owner := map[string]string{}
+	for _, s := range p.Actions {
+		owner[ActionKey(s.Name)] = s.Name
+	}
+	for _, s := range p.Actions {
+		for _, a := range s.Aliases {
+			if o, dup := owner[ActionKey(a)]; dup && o != s.Name {
+				return fmt.Errorf("providers: register %s.%s: alias %q is already %s's", p.Name, s.Name, a, o)
+			}
+			owner[ActionKey(a)] = s.Name
+		}
+	}
+	for alias, name := range p.ConfigAliases {
+		if findParam(p.Config, name) < 0 {
+			return fmt.Errorf("providers: register %s: config alias %q names %q, which is not a config variable", p.Name, alias, name)
+		}
+	}
 	return nil
 }
 
@@ -256,6 +333,10 @@ type Asset struct {
 // OpenAsset validates raw config against the provider's config variables and
 // opens the asset. It does no network I/O.
 func OpenAsset(name string, p *Provider, raw map[string]any) (*Asset, error) {
+	raw, err := p.unalias(raw)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w", name, err)
+	}
 	cfg, err := Bind(p.Config, raw)
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: %w", name, err)
@@ -268,6 +349,30 @@ func OpenAsset(name string, p *Provider, raw map[string]any) (*Asset, error) {
 		conn = NoConn{}
 	}
 	return &Asset{Name: name, Provider: p, Config: cfg, Conn: conn}, nil
+}
+
+// unalias renames ConfigAliases spellings to goshawk's keys. Both
+// spellings of one variable is an error naming the two.
+func (p *Provider) unalias(raw map[string]any) (map[string]any, error) {
+	if len(p.ConfigAliases) == 0 {
+		return raw, nil
+	}
+	out := make(map[string]any, len(raw))
+	for k, v := range raw {
+		out[k] = v
+	}
+	for k, v := range raw {
+		n, aliased := p.ConfigName(k)
+		if !aliased {
+			continue
+		}
+		if _, both := raw[n]; both {
+			return nil, fmt.Errorf("%q and %q are the same variable; keep %q", k, n, n)
+		}
+		delete(out, k)
+		out[n] = v
+	}
+	return out, nil
 }
 
 // ErrUnknownAction is returned by Invoke for an action the provider lacks.

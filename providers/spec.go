@@ -2,8 +2,10 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/goshawk/goshawk/providers/cef"
@@ -30,6 +32,16 @@ type Spec struct {
 	// Examples are calls a reader can copy; each binds (providertest
 	// checks it).
 	Examples []Example
+	// Aliases are other names the action answers to, such as the SOAR
+	// app's id for it ("hunt_host" for hunt_domain). Display forms with
+	// spaces are accepted for every name without being listed here.
+	Aliases []string
+	// Grouped lists the Swimlane grouped inputs the action accepts:
+	// json_body, parameters and path_parameters, each an object (or its
+	// JSON text) whose members are the action's own parameters. A
+	// json_body that is a list fills the parameter named by ListBody.
+	Grouped  []string
+	ListBody string
 	Kind     Kind
 	ReadOnly bool
 	Params   []Param
@@ -154,8 +166,73 @@ func Failedf(format string, args ...any) *Result {
 // OK reports whether the result is a success.
 func (r *Result) OK() bool { return r.Status == StatusSuccess }
 
-// Bind validates raw parameters against the spec; see Bind.
-func (s *Spec) Bind(raw map[string]any) (Values, error) { return Bind(s.Params, raw) }
+// Bind validates raw parameters against the spec; see Bind. Grouped
+// inputs are opened first, so their members get exactly the validation of
+// direct parameters.
+func (s *Spec) Bind(raw map[string]any) (Values, error) {
+	raw, err := s.Ungroup(raw)
+	if err != nil {
+		return nil, err
+	}
+	return Bind(s.Params, raw)
+}
+
+// Ungroup returns raw with the Swimlane grouped inputs the spec accepts
+// (see Spec.Grouped) replaced by their members. A member also given
+// directly, or in two groups, is a usage error naming both places.
+func (s *Spec) Ungroup(raw map[string]any) (map[string]any, error) {
+	if len(s.Grouped) == 0 {
+		return raw, nil
+	}
+	var out map[string]any
+	from := map[string]string{}
+	for _, g := range s.Grouped {
+		v, ok := raw[g]
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(raw))
+			for k, x := range raw {
+				if !slices.Contains(s.Grouped, k) {
+					out[k] = x
+				}
+			}
+		}
+		if str, isStr := v.(string); isStr {
+			if err := json.Unmarshal([]byte(str), &v); err != nil {
+				return nil, usageErr(g, "parameter %q must be a JSON object such as {\"id\": \"1\"}: %v", g, err)
+			}
+		}
+		var members map[string]any
+		switch x := v.(type) {
+		case map[string]any:
+			members = x
+		case []any:
+			if g == "json_body" && s.ListBody != "" {
+				members = map[string]any{s.ListBody: x}
+				break
+			}
+			return nil, usageErr(g, "parameter %q must be an object of parameters, got a list", g)
+		default:
+			return nil, usageErr(g, "parameter %q must be an object of parameters, got %T", g, v)
+		}
+		for k, x := range members {
+			if _, direct := raw[k]; direct {
+				return nil, usageErr(k, "parameter %q is given both directly and in %s; keep one", k, g)
+			}
+			if other, twice := from[k]; twice {
+				return nil, usageErr(k, "parameter %q is given in both %s and %s; keep one", k, other, g)
+			}
+			from[k] = g
+			out[k] = x
+		}
+	}
+	if out == nil {
+		return raw, nil
+	}
+	return out, nil
+}
 
 // Param returns the parameter called name.
 func (s *Spec) Param(name string) (*Param, bool) {

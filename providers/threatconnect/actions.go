@@ -88,6 +88,9 @@ func runListOwners(ctx context.Context, c *Client, call *providers.Call) *provid
 	return providers.Succeeded("List owners succeeded", []any{map[string]any(body)}, map[string]any{"num_owners": n, "total_objects": n})
 }
 
+// huntAliases are the SOAR app's ids of goshawk's hunts where they differ.
+var huntAliases = map[string][]string{"hunt_domain": {"hunt_host"}}
+
 // huntSpec declares one hunt action. value declares the hunted parameter
 // (name, contains and doc) and example is a value for the examples; typeOf
 // maps a valid value to its TC type.
@@ -97,6 +100,7 @@ func huntSpec(name, summary, example string, value providers.Param, typeOf func(
 	param := value.Name
 	return providers.Spec{
 		Name: name, Summary: summary, Kind: providers.Investigate, ReadOnly: true,
+		Aliases: huntAliases[name],
 		Doc: "Searches the indicators matching " + param + " with TQL, in the given owners or all visible ones, following " +
 			"next pages until max_results are found; attributes, tags and security labels are included on request.",
 		Examples: []providers.Example{

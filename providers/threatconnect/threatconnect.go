@@ -28,6 +28,8 @@ func Provider() *providers.Provider {
 		Config:  configParams(),
 		Open:    open,
 		Actions: actions(),
+		// SOAR's on_poll text calls interval_days num_of_days.
+		ConfigAliases: map[string]string{"num_of_days": "interval_days"},
 		Ingest: &providers.IngestSpec{
 			Action:      "on_poll",
 			NowParam:    "poll_now",

@@ -104,3 +104,24 @@ func TestListOwnersCounts(t *testing.T) {
 		t.Fatalf("got %s %v, data[0].count = %v", r.Status, r.Summary, env["count"])
 	}
 }
+
+// SOAR's names reach the actions: display names with spaces, the app's
+// hunt_host, and num_of_days for interval_days (issue 16 item 4).
+func TestSOARNames(t *testing.T) {
+	f := newFixture(t, tcfake.Options{}, map[string]any{"num_of_days": 3})
+	for _, name := range []string{"hunt ip", "Hunt IP", "test connectivity"} {
+		params := map[string]any{"ip": tcfake.SeedIPv4}
+		if name == "test connectivity" {
+			params = nil
+		}
+		if r := f.invoke(t, name, params); !r.OK() {
+			t.Fatalf("%s: %s", name, r.Message)
+		}
+	}
+	if r := f.invoke(t, "hunt host", map[string]any{"domain": tcfake.SeedHost}); !r.OK() || r.Message != "Found 1 indicator(s)" {
+		t.Fatalf("hunt host: %s %q", r.Status, r.Message)
+	}
+	if got := f.asset.Config.Int("interval_days"); got != 3 {
+		t.Fatalf("num_of_days did not set interval_days: %d", got)
+	}
+}

@@ -102,6 +102,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "create_event", Kind: providers.Generic,
+			Grouped: []string{"json_body"},
 			Summary: "Create an event",
 			Doc:     "POST /api/events. Never sent twice: a lost response is reported, not retried, since a retry would create the event again.",
 			Examples: []providers.Example{
@@ -122,8 +123,11 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "create_indicators", Kind: providers.Generic,
-			Summary: "Create indicators, or return the existing ones (ThreatQ upserts on value and type)",
-			Doc:     "POST /api/indicators. Type names are resolved to this instance's ids first, so an unknown type fails before anything is created; a 2xx whose items carry errors fails the action.",
+			Grouped:  []string{"parameters", "json_body"},
+			ListBody: "indicators",
+			Aliases:  []string{"create_indicators_list"},
+			Summary:  "Create indicators, or return the existing ones (ThreatQ upserts on value and type)",
+			Doc:      "POST /api/indicators. Type names are resolved to this instance's ids first, so an unknown type fails before anything is created; a 2xx whose items carry errors fails the action.",
 			Examples: []providers.Example{
 				{Summary: "one FQDN", Params: map[string]any{"indicators": []any{map[string]any{"value": "bad.example.com", "type": "FQDN", "status_id": 1}}}},
 			},
@@ -136,6 +140,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "delete_import_indicator", Kind: providers.Generic,
+			Grouped: []string{"path_parameters"},
 			Summary: "Remove a staged indicator from an import session",
 			Doc:     "DELETE /api/imports/{import_id}/indicators/{import_indicator_id}.",
 			Examples: []providers.Example{
@@ -149,6 +154,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "get_event_list", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters"},
 			Summary: "List events",
 			Doc:     "GET /api/events with paging, sorting and relations.",
 			Examples: []providers.Example{
@@ -162,6 +168,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "get_indicator_by_id", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"path_parameters", "parameters"},
 			Summary: "Get one indicator by its id",
 			Doc:     "GET /api/indicators/{id}, with the relations asked for.",
 			Examples: []providers.Example{
@@ -179,6 +186,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "get_indicators_list", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters"},
 			Summary: "List indicators, optionally filtered by value (% is a wildcard)",
 			Doc:     "GET /api/indicators; value may use % as a wildcard.",
 			Examples: []providers.Example{
@@ -195,6 +203,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "import_events", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters", "path_parameters"},
 			Summary: "List the staged events of an import session",
 			Doc:     "GET /api/imports/{import_id}/events.",
 			Examples: []providers.Example{
@@ -208,6 +217,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "indicator_search", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters", "json_body"},
 			Summary: "Search indicators with the query language (criteria and filters)",
 			Doc:     "POST /api/indicators/query with criteria and filters in the query language; operators are checked before the request.",
 			Examples: []providers.Example{
@@ -226,6 +236,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "indicator_search_with_value", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters"},
 			Summary: "Search indicators whose value contains a string (% is a wildcard)",
 			Doc:     "GET /api/indicators/search?value=...",
 			Examples: []providers.Example{
@@ -243,6 +254,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "indicators_query", Kind: providers.Investigate, ReadOnly: true,
+			Grouped: []string{"parameters", "json_body"},
 			Summary: "Query indicators with the query language, choosing the fields returned",
 			Doc:     "POST /api/indicators/query with the fields to return, filters and criteria; cursor paging with cursor=*.",
 			Examples: []providers.Example{
@@ -264,6 +276,7 @@ func actions() []providers.Spec {
 		},
 		{
 			Name: "update_import_indicator", Kind: providers.Generic,
+			Grouped: []string{"json_body", "path_parameters"},
 			Summary: "Update a staged indicator of an import session",
 			Doc:     "PUT /api/imports/{import_id}/indicators/{import_indicator_id} with the fields given; a type name is resolved to its id and whitelisted is sent as Y or N.",
 			Examples: []providers.Example{

@@ -70,7 +70,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad url", func(m map[string]any) { m["url"] = "tq.example.com" }, "must be an http or https URL"},
 		{"bad proxy", func(m map[string]any) { m["http_proxy"] = "not a url" }, "http_proxy must be a URL"},
 		{"bad timeout", func(m map[string]any) { m["timeout"] = "-1s" }, "timeout must be positive"},
-		{"unknown key", func(m map[string]any) { m["clientid"] = "x" }, `did you mean "client_id"`},
+		{"unknown key", func(m map[string]any) { m["client_idd"] = "x" }, `did you mean "client_id"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

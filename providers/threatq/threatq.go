@@ -31,6 +31,10 @@ func Provider() *providers.Provider {
 		Config:  configParams(),
 		Open:    open,
 		Actions: actions(),
+		// The Swimlane form's spellings of the config variables.
+		ConfigAliases: map[string]string{
+			"clientid": "client_id", "api type": "api_type", "verify ssl": "verify_ssl", "http proxy": "http_proxy",
+		},
 	}
 }
 
