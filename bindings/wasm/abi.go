@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goshawk/goshawk/bindings/wasm/internal/jsonvalid"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -217,7 +218,7 @@ func decodeEnvelope(view []byte) (ok json.RawMessage, pluginErr *string, err err
 	// valid JSON, the envelope has exactly that one key.
 	if inner, found := bytes.CutPrefix(view, okPrefix); found && bytes.HasSuffix(inner, []byte("}")) {
 		inner = inner[:len(inner)-1]
-		if json.Valid(inner) {
+		if jsonvalid.Valid(inner) {
 			return bytes.Clone(bytes.TrimSpace(inner)), nil, nil
 		}
 	}

@@ -35,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/goshawk/goshawk/bindings/wasm/internal/jsonvalid"
 )
 
 // Func is the shape of a plugin function: it receives the caller's JSON
@@ -195,7 +197,7 @@ func envelope(prefix string, v any) ([]byte, error) {
 			outBuf.WriteString("null")
 			break
 		}
-		if !validJSON(v) {
+		if !jsonvalid.Valid(v) {
 			// The standard encoder explains what is wrong with it.
 			_, err := json.Marshal(v)
 			if err == nil {

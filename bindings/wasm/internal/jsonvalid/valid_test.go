@@ -1,4 +1,4 @@
-package pdk
+package jsonvalid
 
 import (
 	"encoding/json"
@@ -20,21 +20,21 @@ var validCases = []string{
 	strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001),
 }
 
-func TestValidJSONAgreesWithTheStandardLibrary(t *testing.T) {
+func TestValidAgreesWithTheStandardLibrary(t *testing.T) {
 	for _, in := range validCases {
-		if got, want := validJSON([]byte(in)), json.Valid([]byte(in)); got != want {
-			t.Errorf("validJSON(%.40q) = %v, json.Valid says %v", in, got, want)
+		if got, want := Valid([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("Valid(%.40q) = %v, json.Valid says %v", in, got, want)
 		}
 	}
 }
 
-func FuzzValidJSON(f *testing.F) {
+func FuzzValid(f *testing.F) {
 	for _, in := range validCases {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if got, want := validJSON(in), json.Valid(in); got != want {
-			t.Errorf("validJSON(%q) = %v, json.Valid says %v", in, got, want)
+		if got, want := Valid(in), json.Valid(in); got != want {
+			t.Errorf("Valid(%q) = %v, json.Valid says %v", in, got, want)
 		}
 	})
 }

@@ -1,11 +1,15 @@
-package pdk
+// Package jsonvalid checks JSON syntax, with exactly the answers of
+// encoding/json's Valid, several times faster. The plugin host checks every
+// result a plugin returns with it, and the Go plugin kit every
+// json.RawMessage a plugin function returns.
+package jsonvalid
 
-// validJSON reports whether b is one JSON value, with exactly the answers
-// of json.Valid, including its limit of 10000 nested arrays and objects.
-// It exists because json.Valid calls a function through a pointer for
-// every byte, which under Go's WebAssembly port costs about 40 ns a byte;
-// this plain loop is an order of magnitude cheaper.
-func validJSON(b []byte) bool {
+// Valid reports whether b is one JSON value, with exactly the answers of
+// json.Valid, including its limit of 10000 nested arrays and objects.
+// json.Valid calls a function through a pointer for every byte: about 4 ns
+// a byte natively, and about 40 ns under Go's WebAssembly port; this plain
+// loop is several times cheaper on both.
+func Valid(b []byte) bool {
 	v := validator{b: b}
 	v.space()
 	if !v.value(0) {
