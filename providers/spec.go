@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/goshawk/goshawk/providers/cef"
@@ -48,6 +49,21 @@ type Spec struct {
 	// Run performs the action. It sees only validated, typed parameters
 	// and reports every outcome, including transport errors, as a Result.
 	Run func(ctx context.Context, call *Call) *Result
+}
+
+// ActionNames returns every name s answers to in the form a script or a
+// playbook writes it: its name, the same with spaces for underscores
+// ("hunt ip"), and each alias in both forms, without repeats.
+func ActionNames(s *Spec) []string {
+	var out []string
+	for _, n := range append([]string{s.Name}, s.Aliases...) {
+		for _, v := range []string{n, strings.ReplaceAll(n, "_", " ")} {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // Example is one documented call of an action.

@@ -50,10 +50,15 @@ func (st *state) assetTable(name string, p *providers.Provider) *glua.LTable {
 
 func (st *state) newAssetFuncs(name string, p *providers.Provider) assetFuncs {
 	L := st.L
-	actions := make([]entry, len(p.Actions))
+	actions := make([]entry, 0, len(p.Actions))
 	for i := range p.Actions {
 		action := p.Actions[i].Name
-		actions[i] = entry{action, L.NewClosure(st.callAction, glua.LString(name), glua.LString(action))}
+		fn := L.NewClosure(st.callAction, glua.LString(name), glua.LString(action))
+		// Ported playbooks name actions as SOAR prints them ("hunt ip")
+		// or by the app's own id (the spec's Aliases); all call the action.
+		for _, n := range providers.ActionNames(&p.Actions[i]) {
+			actions = append(actions, entry{n, fn})
+		}
 	}
 	meta := missingMeta(L, func(L *glua.LState, key string) {
 		L.RaiseError("asset %s: %v", name, p.UnknownActionError(key))
@@ -132,5 +137,8 @@ func resultTable(L *glua.LState, res *providers.Result) *glua.LTable {
 	t.RawSetString("parameter", ToLua(L, res.Parameter))
 	t.RawSetString("data", ToLua(L, res.Data))
 	t.RawSetString("summary", ToLua(L, res.Summary))
+	if tt := res.Totals; tt != nil {
+		t.RawSetString("totals", ToLua(L, map[string]any{"total_objects": tt.TotalObjects, "total_objects_successful": tt.TotalObjectsSuccessful}))
+	}
 	return t
 }
