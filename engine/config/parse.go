@@ -23,9 +23,10 @@ import (
 var (
 	topKeys = yamlx.Keys{
 		{Name: "store"}, {Name: "playbooks"}, {Name: "plugins"}, {Name: "listen"}, {Name: "api_token"},
-		{Name: "shutdown_grace"}, {Name: "assets"}, {Name: "plugin_limits"},
+		{Name: "shutdown_grace"}, {Name: "assets"}, {Name: "plugin_limits"}, {Name: "retention"},
 	}
 	pluginLimitKeys = yamlx.Names("memory_mb", "timeout", "instances")
+	retentionKeys   = yamlx.Names("runs", "containers")
 	kind            = yamlx.Kind{Name: "config", Main: []string{"store", "listen", "assets"}}
 )
 
@@ -82,6 +83,7 @@ func Parse(path string, data []byte, reg *providers.Registry, lookup func(string
 		top("shutdown_grace", func(n *yaml.Node) { p.positive(n, "shutdown_grace", &c.ShutdownGrace) })
 		top("assets", p.assets)
 		top("plugin_limits", p.pluginLimits)
+		top("retention", p.retention)
 	}
 	resolve := func(p string) string {
 		if filepath.IsAbs(p) {
@@ -337,6 +339,53 @@ func hideEnv(msg string, v yamlx.Value) string {
 	}
 	return msg
 }
+
+// retention decodes retention: {runs: 30d, containers: 90d}: Go durations
+// or whole days.
+func (p *parser) retention(n *yaml.Node) {
+	fields, ok := p.d.Mapping(nil, n, "retention", retentionKeys)
+	if !ok {
+		return
+	}
+	keep := func(key string, dst *time.Duration) {
+		v := fields.Get(key)
+		if v == nil {
+			return
+		}
+		what := "retention." + key
+		text := strings.TrimSpace(v.Value)
+		var d time.Duration
+		if m := daysRE.FindStringSubmatch(text); v.Kind == yaml.ScalarNode && m != nil {
+			days, err := strconv.Atoi(m[1])
+			if err != nil || days > maxRetentionDays {
+				p.d.Errorf(v, "%s: %s is too long; keep at most %d days", what, text, maxRetentionDays)
+				return
+			}
+			d = time.Duration(days) * 24 * time.Hour
+		} else if dur, err := time.ParseDuration(text); v.Kind == yaml.ScalarNode && err == nil {
+			if dur > maxRetentionDays*24*time.Hour {
+				p.d.Errorf(v, "%s: %s is too long; keep at most %d days", what, text, maxRetentionDays)
+				return
+			}
+			d = dur
+		} else {
+			p.d.Errorf(v, "%s must be a number of days such as 30d or a duration such as 720h, got %s", what, yamlx.Describe(v))
+			return
+		}
+		*dst = d
+		if *dst < MinRetention {
+			p.d.Errorf(v, "%s must be at least %s (or leave it out to keep records for ever), got %s", what, MinRetention, v.Value)
+			*dst = 0
+		}
+	}
+	keep("runs", &p.c.Retention.Runs)
+	keep("containers", &p.c.Retention.Containers)
+}
+
+var daysRE = regexp.MustCompile(`^(\d+)d$`)
+
+// maxRetentionDays keeps a retention far from overflowing a Duration.
+const maxRetentionDays = 100 * 365
 
 func (p *parser) pluginLimits(n *yaml.Node) {
 	entries, _ := p.d.Entries(n, "plugin_limits", "plugin")

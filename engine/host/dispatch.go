@@ -52,6 +52,7 @@ func (h *Host) PollAsset(ctx context.Context, asset string, now bool, count int)
 	fetched, _ := toInt(res.Summary["fetched"])
 	created, _ := toInt(res.Summary["containers_created"])
 	h.Metrics.Polled(asset, int(fetched), int(created))
+	h.Metrics.PollSucceeded(asset, h.o.Clock.Now())
 	log.Info("polled", "fetched", fetched, "containers_created", created)
 	h.dispatch(ctx, asset)
 	return res, nil

@@ -73,6 +73,11 @@ type Host struct {
 	books map[string]*book
 	// byName indexes the good version of each playbook by its name.
 	byName map[string]*playbook.Playbook
+	// sched runs the timed jobs while the host serves.
+	sched *sched.Scheduler
+	// retentionWake is poked when the config changes, so that the
+	// retention loop picks up a new retention: section.
+	retentionWake chan struct{}
 }
 
 // book is one playbook file as the host sees it.
@@ -105,14 +110,14 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	o.Redact.Add(storeSecrets(cfg.Store)...)
 	// h is what the caller gets; the host being built is a variable of its
 	// own, so that the cleanup still closes it after "return nil, err".
-	opened := &Host{o: o, cfg: cfg, Metrics: o.Metrics, books: map[string]*book{}}
+	opened := &Host{o: o, cfg: cfg, Metrics: o.Metrics, books: map[string]*book{}, retentionWake: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			opened.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	h = opened
-	if h.Store, err = openStore(ctx, cfg.Store); err != nil {
+	if h.Store, err = openStore(ctx, cfg.Store, o.Clock.Now); err != nil {
 		return nil, err
 	}
 	if h.assets, err = openAssets(cfg); err != nil {

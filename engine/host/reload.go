@@ -115,4 +115,8 @@ func (h *Host) reloadConfig(ctx context.Context, c watch.Change, lookup func(str
 	}
 	h.Metrics.Reloaded("config", nil)
 	h.o.Log.Info("config reloaded", "assets", len(assets))
+	select {
+	case h.retentionWake <- struct{}{}:
+	default:
+	}
 }

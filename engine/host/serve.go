@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/engine/config"
+	"github.com/goshawk/goshawk/engine/metrics"
 	"github.com/goshawk/goshawk/engine/sched"
 	"github.com/goshawk/goshawk/engine/watch"
 )
@@ -83,6 +84,10 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 	trigCtx, stopTriggers := context.WithCancel(ctx)
 	defer stopTriggers()
 	sch := sched.New(sched.Options{Clock: h.o.Clock, OnSkip: func(job string, _ time.Time) { h.Metrics.ScheduleSkipped(job) }})
+	h.mu.Lock()
+	h.sched = sch
+	h.mu.Unlock()
+	h.Metrics.SetLive(metrics.Live{Playbooks: h.playbookLoads, Jobs: h.metricJobs})
 	jobs := map[string]string{}
 	h.syncTriggers(trigCtx, sch, jobs)
 
@@ -110,6 +115,7 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 	})
 	// Containers ingested before a restart still start their playbooks.
 	triggers.Go(func() { h.dispatchAll(trigCtx) })
+	triggers.Go(func() { h.retain(trigCtx) })
 
 	srvErr := make(chan error, 1)
 	if srv != nil {
@@ -131,6 +137,38 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 	}
 	h.shutdown(srv, stopTriggers, &triggers)
 	return httpErr
+}
+
+// TimedJobs returns the timed jobs of a serving host (schedule:<playbook>,
+// every:<playbook> and poll:<asset>) with their next fire, and whether a
+// fire is still going; nil when the host is not serving.
+func (h *Host) TimedJobs() []sched.JobState {
+	h.mu.RLock()
+	sch := h.sched
+	h.mu.RUnlock()
+	if sch == nil {
+		return nil
+	}
+	return sch.Jobs()
+}
+
+func (h *Host) metricJobs() []metrics.Job {
+	var out []metrics.Job
+	for _, j := range h.TimedJobs() {
+		out = append(out, metrics.Job{Name: j.Name, Next: j.Next})
+	}
+	return out
+}
+
+// playbookLoads is how busy each loaded playbook is, for the metrics.
+func (h *Host) playbookLoads() []metrics.PlaybookLoad {
+	names := h.PlaybookNames()
+	out := make([]metrics.PlaybookLoad, 0, len(names))
+	for _, name := range names {
+		running, queued := h.Runner.Busy(name)
+		out = append(out, metrics.PlaybookLoad{Playbook: name, Running: running, Queued: queued})
+	}
+	return out
 }
 
 func existing(dirs []string) []string {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/goshawk/goshawk/engine/store"
 )
@@ -72,7 +73,7 @@ func isURL(value string) bool {
 
 // openStore opens the configured store. Every failure is a *storeError
 // whose text has no password in it.
-func openStore(ctx context.Context, value string) (*store.SQLite, error) {
+func openStore(ctx context.Context, value string, now func() time.Time) (*store.SQLite, error) {
 	fail := func(err error) error {
 		msg := err.Error()
 		for _, pw := range storeSecrets(value) {
@@ -91,7 +92,7 @@ func openStore(ctx context.Context, value string) (*store.SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(value), 0o755); err != nil {
 		return nil, fail(fmt.Errorf("its folder cannot be created: %w", err))
 	}
-	s, err := store.Open(ctx, value)
+	s, err := store.Open(ctx, value, store.WithClock(now))
 	if err != nil {
 		return nil, fail(err)
 	}

@@ -108,6 +108,27 @@ func (s *Scheduler) Next(name string) (time.Time, bool) {
 	return j.next, true
 }
 
+// JobState is one job as Jobs reports it.
+type JobState struct {
+	Name string
+	Next time.Time // zero: it never fires again
+	// Running says a fire of the job has not returned yet.
+	Running bool
+	Skipped int64
+}
+
+// Jobs returns every job, by name.
+func (s *Scheduler) Jobs() []JobState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]JobState, 0, len(s.jobs))
+	for name, j := range s.jobs {
+		out = append(out, JobState{Name: name, Next: j.next, Running: j.guard.busy.Load(), Skipped: j.guard.skipped.Load()})
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	return out
+}
+
 // Skipped returns how many fires of job name were skipped because the
 // previous fire was still running.
 func (s *Scheduler) Skipped(name string) int64 {

@@ -280,3 +280,32 @@ func TestNeverFiringScheduleIsIdle(t *testing.T) {
 // depends on how fast anything happens, so it is generous enough for a
 // loaded machine under the race detector.
 const hangGuard = time.Minute
+
+// TestJobsReportsNextAndRunning lists the jobs with their next fire and
+// whether a fire is still going.
+func TestJobsReportsNextAndRunning(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := NewFakeClock(start)
+	s := New(Options{Clock: clock})
+	release := make(chan struct{})
+	fired := make(chan struct{}, 1)
+	every, _ := Every(time.Minute)
+	s.Set("b", every, func(ctx context.Context, _ time.Time) { fired <- struct{}{}; <-release })
+	s.Set("a", every, func(context.Context, time.Time) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { close(release); cancel(); <-done }()
+
+	jobs := s.Jobs()
+	if len(jobs) != 2 || jobs[0].Name != "a" || jobs[1].Name != "b" || !jobs[1].Next.Equal(start.Add(time.Minute)) || jobs[1].Running {
+		t.Fatalf("jobs before any fire: %+v", jobs)
+	}
+	clock.BlockUntil(1)
+	clock.Advance(time.Minute)
+	<-fired
+	jobs = s.Jobs()
+	if !jobs[1].Running || !jobs[1].Next.Equal(start.Add(2*time.Minute)) {
+		t.Fatalf("jobs while b fires: %+v", jobs)
+	}
+}
