@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/goshawk/goshawk/engine/console"
 	"github.com/goshawk/goshawk/engine/host"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/store"
@@ -51,6 +52,8 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /api/runs/{id}", s.read(http.HandlerFunc(s.run)))
 	mux.Handle("GET /api/containers", s.read(http.HandlerFunc(s.containers)))
 	mux.Handle("GET /api/containers/{id}", s.read(http.HandlerFunc(s.container)))
+	// The web console's pages, under the same token rules as the reads.
+	console.Mount(mux, console.Options{Host: o.Host, Redact: o.Host.Redactor(), Log: o.Log, Token: o.Token, Protect: o.ProtectReads})
 	s.mux = mux
 	return s
 }
