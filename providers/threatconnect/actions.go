@@ -19,8 +19,10 @@ func env(call *providers.Call) httpx.Env {
 	return httpx.Env{Log: call.Env.Log, Now: call.Env.Now}
 }
 
-// failure turns a client error into a failed result with the app's
-// messages (reference §8.8). A JSON error body also goes to data.
+// failure turns a client error into a failed result with the SOAR app's
+// messages: "Error from server, Status Code: N data returned: <body>" for a
+// JSON error body (which also goes to data), "Status Code: N. Data from
+// server: <text>" otherwise, and "Error connecting: ..." without an answer.
 func (c *Client) failure(err error) *providers.Result {
 	var (
 		he *httpx.Error
@@ -147,7 +149,8 @@ func huntSpec(name, summary, example string, value providers.Param, typeOf func(
 }
 
 // huntTarget is the first request of a hunt: only fields and tql, encoded as
-// the app encodes them (reference §3, vectors 2, 3 and 6).
+// the SOAR app encodes them, byte for byte, so the signing vectors of the
+// golden tests (hunts with owners, a domain, a file with every flag) hold.
 func (c *Client) huntTarget(tql string, fields []string) string {
 	q := url.Values{"tql": {tql}}
 	if len(fields) > 0 {
@@ -259,8 +262,9 @@ type named struct {
 	Name string `json:"name"`
 }
 
-// resolvePrimary builds the indicator of a primary_field (reference §8.4):
-// one value of any supported kind, or several hashes that make one File.
+// resolvePrimary builds the indicator of a primary_field: split on "," (and
+// ";"), one value detected as ip/ipv6, email, hash, url or domain in that
+// order, or several hashes that make one File (the last of each kind wins).
 func resolvePrimary(field string) (indicatorBody, error) {
 	values := splitList(field)
 	switch {

@@ -15,8 +15,7 @@ import (
 	"github.com/goshawk/goshawk/providers/cef"
 )
 
-// Fixed values of every container and artifact ingested from ThreatConnect
-// (reference §8.7).
+// Fixed values of every container and artifact ingested from ThreatConnect.
 const (
 	containerLabel       = "threatconnect"
 	containerDescription = "Ingested indicator from ThreatConnect"
@@ -26,8 +25,9 @@ const (
 
 // MapIndicator turns one ThreatConnect v3 indicator, as the API returns it
 // with fields=tags, attributes and threatAssess, into a container holding a
-// single artifact, following the mapping table of the reference §8.7: the
-// artifact's name, CEF keys and cef_types follow the indicator's TC type.
+// single artifact: the artifact's name, CEF keys and cef_types follow the
+// indicator's TC type, as the SOAR app's on_poll table lists them (the
+// golden files under testdata/cef hold one case per type).
 //
 // Bad data is mapped rather than dropped wherever the indicator can still be
 // identified, so that a poll never loses an indicator over a cosmetic flaw:

@@ -114,8 +114,8 @@ func (c *Client) GoString() string { return c.String() }
 // Close releases the client's idle connections.
 func (c *Client) Close() error { return c.http.Close() }
 
-// APIRoot returns the API root for a configured base URL (reference §2): the
-// base without its trailing slashes, then "/api/v3" for the sandbox host and
+// APIRoot returns the API root for a configured base URL: the base without
+// its trailing slashes, then "/api/v3" for the sandbox host and
 // "/v3" otherwise, so tenants configure "https://tenant.threatconnect.com/api".
 func APIRoot(baseURL string) (string, error) {
 	// The messages never echo the value: a mistyped URL may carry a password.

@@ -81,7 +81,9 @@ func indicatorKey(raw json.RawMessage) (checkpoint, error) {
 	return checkpoint{added: t.UTC().Truncate(time.Second), id: id}, nil
 }
 
-// pollTarget is one page of the on_poll query (reference §8.6, vector 7).
+// pollTarget is one page of the on_poll query: indicators added at or after
+// start, oldest first, with tags, attributes and threatAssess, in pages of
+// pollPageSize (a golden signing vector covers its encoding).
 func (c *Client) pollTarget(start time.Time, offset int) string {
 	q := url.Values{
 		"tql":         {pollTQL(start)},

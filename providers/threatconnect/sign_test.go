@@ -9,7 +9,8 @@ import (
 	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
 )
 
-// The vectors of the reference §3.1. Each request target is built by the
+// The signing vectors: signatures computed independently with HMAC-SHA256
+// over "<target>:<METHOD>:<timestamp>". Each request target is built by the
 // code that builds the real request, so a change of encoding fails here.
 func TestSignVectors(t *testing.T) {
 	const (

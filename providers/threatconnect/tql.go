@@ -13,8 +13,9 @@ var tqlEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`, "`", "\\`"
 // tqlQuote returns s as a single-quoted TQL string literal.
 func tqlQuote(s string) string { return "'" + tqlEscaper.Replace(s) + "'" }
 
-// huntTQL is the query of a hunt (reference §8.5): one indicator type, a
-// substring of the summary and, optionally, a list of owners.
+// huntTQL is the query of a hunt: typeName IN ('<T>') AND summary CONTAINS
+// '<v>', and optionally "and ownerName in ('A', 'B')", with \ and ' (and "
+// and `) escaped in every string.
 func huntTQL(typeName, value string, owners []string) string {
 	var b strings.Builder
 	b.WriteString("typeName IN (" + tqlQuote(typeName) + ") AND summary CONTAINS " + tqlQuote(value))

@@ -390,7 +390,9 @@ func runTestConnectivity(ctx context.Context, c *client, call *providers.Call) *
 	return res
 }
 
-// result renders a response as the Swimlane result (reference §9.4).
+// result renders a response as the Swimlane connector's result, one entry
+// {status_code, reason, response_headers, json_body} in data, so ported
+// workflows read the same paths one level down.
 func (c *client) result(resp *httpx.Response, checkItems bool) *providers.Result {
 	// Redact the raw body first: an echoed secret may be JSON-escaped, and
 	// error details are cut to length.

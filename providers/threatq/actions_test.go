@@ -405,7 +405,7 @@ func TestResponseHeadersInResult(t *testing.T) {
 	}
 }
 
-// TestValidationMakesNoRequest covers §9.5: a bad parameter fails the
+// TestValidationMakesNoRequest: a bad parameter fails the
 // action (or the call) before anything reaches the server.
 func TestValidationMakesNoRequest(t *testing.T) {
 	cases := []struct {

@@ -32,7 +32,8 @@ func (e *authError) Error() string {
 	return fmt.Sprintf("threatq: sign in: %d %s; check the email, password and client_id of the asset", e.status, e.detail)
 }
 
-// message is the user-facing text of reference §9.2.
+// message is the user-facing text, "Authentication failed: <status> <detail>",
+// the Swimlane connector's wording.
 func (e *authError) message() string {
 	if e.detail == "" {
 		return fmt.Sprintf("Authentication failed: %d %s", e.status, http.StatusText(e.status))
@@ -99,7 +100,7 @@ func isContextError(err error) bool {
 
 // fetchToken performs the password grant. The standard encoding puts
 // grant_type and client_id in the query string and the credentials in a JSON
-// body; beta sends all four in the body (reference §3.1, §3.5).
+// body; beta sends all four in the body.
 func (c *client) fetchToken(ctx context.Context, env httpx.Env) (string, time.Duration, error) {
 	r := request{method: http.MethodPost, path: "/token", idempotent: true, noAuth: true}
 	body := map[string]string{"email": c.email, "password": c.password}

@@ -12,8 +12,7 @@ import (
 // maxDetail bounds how much of an unparsed error body reaches a message.
 const maxDetail = 1024
 
-// serverDetails extracts the reason from a non-2xx body (reference §8,
-// §9.7): the field map of data.errors as "field: msg1, msg2" with fields
+// serverDetails extracts the reason from a non-2xx body: the field map of data.errors as "field: msg1, msg2" with fields
 // sorted, a flattened errors list, or message; otherwise the raw body, cut
 // at 1 KiB. Parts are joined with "; ".
 func serverDetails(body []byte) string {
@@ -98,7 +97,7 @@ func flatten(v any, out []string) []string {
 }
 
 // itemErrors lists the items of a 2xx create response that carry an
-// error, as "item <i> (<value>): <error>" (reference §9.7).
+// error, as "item <i> (<value>): <error>".
 func itemErrors(jsonBody any) []string {
 	m, _ := jsonBody.(map[string]any)
 	items, _ := m["data"].([]any)

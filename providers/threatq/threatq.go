@@ -59,7 +59,8 @@ func configParams() []providers.Param {
 	}
 }
 
-// The two encodings of the token request (reference §3.5).
+// The two encodings of the token request: standard puts grant_type and
+// client_id in the query string, beta puts all four fields in the body.
 const (
 	apiStandard = "standard"
 	apiBeta     = "beta"

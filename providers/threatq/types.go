@@ -13,7 +13,7 @@ import (
 	"github.com/goshawk/goshawk/providers/internal/httpx"
 )
 
-// Indicator type ids differ between ThreatQ instances (reference §5.3), so
+// Indicator type ids differ between ThreatQ instances, so
 // goshawk never hard-codes them: a type given by name is looked up once per
 // asset with GET /api/indicator/types?name= and cached.
 

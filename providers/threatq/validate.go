@@ -12,7 +12,7 @@ import (
 // The checks here run in the providers framework before an action's Run,
 // so a bad value never costs a request. Their error text is shown as is.
 
-// dateLayout is ThreatQ's date format: UTC without a zone (reference §5.1).
+// dateLayout is ThreatQ's date format: UTC without a zone.
 const dateLayout = "2006-01-02 15:04:05"
 
 func checkHappenedAt(v any) error {
@@ -30,7 +30,7 @@ func checkID(v any) error {
 	return nil
 }
 
-// queryOperators are the operators of the query language (reference §7).
+// queryOperators are the operators of ThreatQ's indicator query language.
 // +equals is the old form some servers still need; newer ones answer it
 // with 500, which the server reports.
 var queryOperators = map[string]bool{

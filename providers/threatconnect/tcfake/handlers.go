@@ -36,7 +36,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		// TC checks the signature against the decoded and re-encoded query,
-		// so a badly encoded query fails authentication (reference §3).
+		// so a badly encoded query fails authentication.
 		writeError(w, http.StatusUnauthorized, "0x1002", msgSignatureMismatch)
 		return
 	}

@@ -15,8 +15,8 @@ const (
 	SeedPartnerOwnerName = "Partner Community"
 )
 
-// Notable seeded indicator values. Every row of the reference's CEF table
-// has one, all in SeedOwnerName and active unless said otherwise. Their
+// Notable seeded indicator values. Every indicator type of the on_poll CEF
+// mapping has one, all in SeedOwnerName and active unless said otherwise. Their
 // dateAdded lie within the three days before the server clock at start, so
 // a 7-day poll finds them all.
 const (

@@ -29,7 +29,7 @@ import (
 )
 
 // The credentials the emulator accepts unless Options says otherwise; they
-// are the ones of the reference's computed signing vectors.
+// are the ones the golden signing vectors are computed with.
 const (
 	DefaultAccessID  = "12345678901234567890"
 	DefaultSecretKey = "SECRETKEY"

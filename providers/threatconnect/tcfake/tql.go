@@ -51,7 +51,7 @@ var ErrTQL = errors.New("tql parse error")
 // maxTQLDepth bounds parenthesis nesting so hostile input cannot recurse deeply.
 const maxTQLDepth = 64
 
-// ParseTQL parses the TQL subset the emulator understands (reference §9):
+// ParseTQL parses the TQL subset the emulator understands:
 //
 //	expr := and {OR and}
 //	and  := term {AND term}

@@ -121,7 +121,7 @@ func TestParseTQLErrors(t *testing.T) {
 }
 
 // escapeForTest is an escaper written independently of quoteTQL: the minimal
-// one the reference requires (\ and ') plus the optional " and `.
+// one TC requires (\ and ') plus the optional " and ` its docs list.
 func escapeForTest(v string, all bool) string {
 	r := []string{`\`, `\\`, `'`, `\'`}
 	if all {

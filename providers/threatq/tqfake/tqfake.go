@@ -11,9 +11,8 @@
 // token revocation) let client tests exercise retries and re-authentication
 // without timing luck.
 //
-// Where the vendor's behaviour is undocumented, the emulator follows the
-// choices recorded in the project's ThreatQ reference; the package comments
-// of each route say which.
+// Where the vendor's behaviour is undocumented, the emulator makes a choice
+// and the comment of each route says which.
 package tqfake
 
 import (
