@@ -30,8 +30,13 @@ func (a *app) openHost(ctx context.Context) (*host.Host, int) {
 	return h, exitOK
 }
 
+type runFlags struct {
+	asJSON    bool
+	container int64
+}
+
 func (a *app) runCommand() *cobra.Command {
-	var asJSON bool
+	var f runFlags
 	c := &cobra.Command{
 		Use:   "run PLAYBOOK [name=value ...]",
 		Short: "run a playbook once and print its run record",
@@ -40,19 +45,27 @@ the playbook's inputs), record the run in the store and print the record:
 each step with its status, duration and message, then the result or the
 error. Ctrl-C interrupts the run and records it as interrupted.
 
+An on_poll playbook runs on a stored container: --container ID gives it as
+the script's container (goshawk containers lists them); the container must
+come from the playbook's on_poll asset.
+
 Opens the assets, so the secrets of the assets the playbook uses must be in
 the environment. Exits 1 when the run does not succeed, 2 on bad input.`,
-		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json",
+		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json\n  goshawk run poll_triage --container 12",
 		Args:    argsBetween(1, -1),
 		RunE: body(func(ctx context.Context, pos []string) int {
-			return cmdRun(ctx, a, pos, asJSON)
+			return cmdRun(ctx, a, pos, f)
 		}),
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON")
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print the run record as JSON")
+	c.Flags().Int64Var(&f.container, "container", 0, "run an on_poll playbook on this stored container")
 	return c
 }
 
-func cmdRun(ctx context.Context, a *app, pos []string, asJSON bool) int {
+func cmdRun(ctx context.Context, a *app, pos []string, f runFlags) int {
+	if f.container < 0 {
+		return a.fail(usagef("--container takes a container ID, a positive integer; got %d", f.container))
+	}
 	inputs, err := parseAssignments(pos[1:])
 	if err != nil {
 		return a.fail(err)
@@ -65,17 +78,22 @@ func cmdRun(ctx context.Context, a *app, pos []string, asJSON bool) int {
 	// Ctrl-C interrupts the run: it is recorded as interrupted, not left
 	// to its timeout.
 	defer context.AfterFunc(ctx, h.Runner.Interrupt)()
-	if _, ok := h.Playbook(pos[0]); !ok {
+	pb, ok := h.Playbook(pos[0])
+	if !ok {
 		return a.fail(usageError{h.UnknownPlaybook(pos[0])})
 	}
-	rec, err := h.Run(ctx, pos[0], inputs, "manual")
+	req := runner.Request{Playbook: pb, Inputs: inputs, Trigger: "manual"}
+	if err := checkRunContainer(ctx, h, &req, f.container); err != nil {
+		return a.fail(err)
+	}
+	rec, err := h.Runner.Run(ctx, req)
 	if err != nil {
 		if errors.Is(err, runner.ErrBadInput) {
 			return a.fail(usageError{err})
 		}
 		return a.fail(err) // the store or the script's compilation: exit 1
 	}
-	if asJSON {
+	if f.asJSON {
 		printJSON(a.stdout, rec)
 	} else {
 		printRun(a.stdout, rec)
@@ -102,6 +120,35 @@ func printRun(w io.Writer, r *store.Run) {
 		b, _ := jsonCompact(r.Result)
 		fmt.Fprintf(w, "  result: %s\n", b)
 	}
+}
+
+// checkRunContainer gives req the stored container id when the playbook
+// is an on_poll one, and says what is wrong otherwise: a container for a
+// playbook that takes none, none for one that needs it, an id that does
+// not exist, or a container of another asset.
+func checkRunContainer(ctx context.Context, h *host.Host, req *runner.Request, id int64) error {
+	pb := req.Playbook
+	onPoll := pb.Trigger.OnPoll
+	switch {
+	case id == 0 && onPoll == "":
+		return nil
+	case id == 0:
+		return usagef("playbook %s runs on containers of asset %s (trigger on_poll: %s): give one with --container ID; goshawk containers --asset %s lists them", pb.Name, onPoll, onPoll, onPoll)
+	case onPoll == "":
+		return usagef("playbook %s is not an on_poll playbook, so it takes no container: --container is for playbooks whose trigger is on_poll; pass its inputs as name=value", pb.Name)
+	}
+	c, err := h.Store.Container(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return usagef("container %d does not exist; goshawk containers --asset %s lists the stored ones", id, onPoll)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Asset != onPoll {
+		return usagef("container %d came from asset %s, but playbook %s runs on containers of asset %s (trigger on_poll: %s)", id, c.Asset, pb.Name, onPoll, onPoll)
+	}
+	req.Container = &c
+	return nil
 }
 
 type runsFlags struct {

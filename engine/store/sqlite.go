@@ -267,6 +267,14 @@ ALTER TABLE steps ADD COLUMN result TEXT;
 ALTER TABLE steps ADD COLUMN truncated TEXT;
 ALTER TABLE runs ADD COLUMN log TEXT;
 `,
+	// 3: a playbook runs once per container when polls dispatch it
+	// (trigger on_poll). A run started by hand on a stored container
+	// (goshawk run PLAYBOOK --container ID) names the container too, and
+	// neither blocks nor is blocked by the dispatched one.
+	`
+DROP INDEX runs_once_per_container;
+CREATE UNIQUE INDEX runs_once_per_container ON runs(playbook, container_id) WHERE container_id IS NOT NULL AND trigger = 'on_poll';
+`,
 }
 
 // migrate brings the schema to the newest version this build knows, in one

@@ -501,7 +501,7 @@ func TestRunOncePerContainer(t *testing.T) {
 	s.Close()
 
 	s2 := openFile(t, path)
-	if err := s2.StartRun(ctx, &Run{Playbook: "triage", ContainerID: 7}); !errors.Is(err, ErrDuplicateRun) {
+	if err := s2.StartRun(ctx, &Run{Playbook: "triage", Trigger: "on_poll", ContainerID: 7}); !errors.Is(err, ErrDuplicateRun) {
 		t.Errorf("after reopening: %v, want ErrDuplicateRun", err)
 	}
 	if got, _ := s2.ListRuns(ctx, RunQuery{Playbook: "triage"}); len(got) != 3 {

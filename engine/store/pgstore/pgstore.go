@@ -361,6 +361,14 @@ CREATE TABLE goshawk_fires (
 	PRIMARY KEY (playbook, at)
 );
 `,
+	// 4: a playbook runs once per container when polls dispatch it
+	// (trigger on_poll), as in the SQLite store's schema 3. A run started
+	// by hand on a stored container names the container too, and neither
+	// blocks nor is blocked by the dispatched one.
+	`
+DROP INDEX goshawk_runs_once_per_container;
+CREATE UNIQUE INDEX goshawk_runs_once_per_container ON goshawk_runs(playbook, container_id) WHERE container_id IS NOT NULL AND trigger = 'on_poll';
+`,
 }
 
 // migrate applies goshawk's migrations and River's, holding a session

@@ -478,14 +478,30 @@ func testRunOncePerContainer(t *testing.T, open func(func() time.Time) Backend) 
 			t.Errorf("manual run: %v", err)
 		}
 	}
+	// Runs by hand on the container (goshawk run --container) name it,
+	// as often as wanted, and leave the dispatched run's guard alone.
+	for range 2 {
+		r := &store.Run{Playbook: "triage", Trigger: "manual", ContainerID: 7}
+		if err := s.StartRun(ctx, r); err != nil {
+			t.Errorf("manual run on container 7: %v", err)
+		} else if got, err := s.GetRun(ctx, r.ID); err != nil || got.ContainerID != 7 {
+			t.Errorf("manual run on container 7 reads back with container %d, %v", got.ContainerID, err)
+		}
+	}
+	if err := s.StartRun(ctx, &store.Run{Playbook: "enrich", Trigger: "manual", ContainerID: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartRun(ctx, &store.Run{Playbook: "enrich", Trigger: "on_poll", ContainerID: 8}); err != nil {
+		t.Errorf("the dispatched run after a manual one on container 8: %v", err)
+	}
 	s.Close()
 
 	s2 := open(fixedClock)
-	if err := s2.StartRun(ctx, &store.Run{Playbook: "triage", ContainerID: 7}); !errors.Is(err, store.ErrDuplicateRun) {
+	if err := s2.StartRun(ctx, &store.Run{Playbook: "triage", Trigger: "on_poll", ContainerID: 7}); !errors.Is(err, store.ErrDuplicateRun) {
 		t.Errorf("after reopening: %v, want ErrDuplicateRun", err)
 	}
-	if got, _ := s2.ListRuns(ctx, store.RunQuery{Playbook: "triage"}); len(got) != 3 {
-		t.Errorf("%d triage runs, want 3", len(got))
+	if got, _ := s2.ListRuns(ctx, store.RunQuery{Playbook: "triage"}); len(got) != 5 {
+		t.Errorf("%d triage runs, want 5", len(got))
 	}
 }
 
