@@ -405,7 +405,10 @@ and each asset.action{...} call against the connector specs) and every
 plugin (WASM compile and ABI). With no PATH it checks the config in force
 and its playbooks and plugins folders; a PATH is a folder, a config, a
 playbook (.yaml), a script (.lua) or a plugin (.wasm). Each problem is
-printed as file:line:col: message. Needs no secrets.
+printed as file:line:col: message. Needs no secrets: an unset ${VAR} is
+a warning (file:line:col: warning: ...), and warnings don't fail. The
+listen and api_token rules are serve's own, so what serve would refuse,
+validate reports.
 
 Exits 1 when a problem is found.`,
 		Example: "  goshawk validate\n  goshawk --config site/goshawk.yaml validate\n  goshawk validate playbooks/hunt_enrich_post.yaml plugins/reputation.wasm",
