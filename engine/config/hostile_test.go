@@ -282,3 +282,21 @@ func TestConfigErrorIsDiagnostics(t *testing.T) {
 		t.Fatalf("err = %#v", err)
 	}
 }
+
+// TestUnsetVariableInANumber guards that an unset variable in a duration or
+// a count is the same warning, not also a type error, and that serve
+// refuses to start without it.
+func TestUnsetVariableInANumber(t *testing.T) {
+	c, errs, warns := parseDiags(t, "shutdown_grace: ${GRACE}\nplugin_limits:\n  p: {timeout: \"${T}\"}\n", nil)
+	if len(errs) > 0 || len(warns) != 2 {
+		t.Fatalf("errors %v, warnings %v", errs, warns)
+	}
+	if c.ShutdownGrace.Seconds() != 30 {
+		t.Fatalf("shutdown_grace = %v, want the default", c.ShutdownGrace)
+	}
+	err := c.RequireServe()
+	if err == nil || !strings.Contains(err.Error(), "goshawk.yaml:1:1: shutdown_grace needs the environment variable GRACE") ||
+		!strings.Contains(err.Error(), "goshawk.yaml:2:1: plugin_limits needs the environment variable T") {
+		t.Fatalf("RequireServe = %v", err)
+	}
+}

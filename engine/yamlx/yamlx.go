@@ -93,8 +93,9 @@ type Decoder struct {
 	// false for an unset variable.
 	Env func(name string) (string, bool)
 	// Unset, when set with Env, is called for each ${VAR} whose variable is
-	// unset instead of reporting an error; the scalar then reads as its
-	// text with the variable left empty, and Value.Missing names it.
+	// unset instead of reporting an error; Scalar then reads the text with
+	// the variable left empty and Value.Missing naming it, and Bool, Int
+	// and Duration report false without a further error.
 	Unset func(n *yaml.Node, what, name string)
 
 	Diags []diag.Diagnostic
@@ -476,7 +477,7 @@ func (d *Decoder) Str(n *yaml.Node, what string) (string, bool) {
 func (d *Decoder) Bool(n *yaml.Node, what string) (bool, bool) {
 	if d.Env != nil {
 		v, ok := d.Scalar(n, what)
-		if !ok {
+		if !ok || len(v.Missing) > 0 { // an unset variable was reported
 			return false, false
 		}
 		switch strings.ToLower(strings.TrimSpace(v.Text)) {
@@ -501,7 +502,7 @@ func (d *Decoder) Int(n *yaml.Node, what string) (int, bool) {
 	got := Describe(n)
 	if d.Env != nil {
 		v, ok := d.Scalar(n, what)
-		if !ok {
+		if !ok || len(v.Missing) > 0 { // an unset variable was reported
 			return 0, false
 		}
 		if i, err := strconv.ParseInt(strings.TrimSpace(v.Text), 10, 32); err == nil {
@@ -523,7 +524,7 @@ func (d *Decoder) Duration(n *yaml.Node, what string) (time.Duration, bool) {
 	got := Describe(n)
 	if d.Env != nil {
 		v, ok := d.Scalar(n, what)
-		if !ok {
+		if !ok || len(v.Missing) > 0 { // an unset variable was reported
 			return 0, false
 		}
 		if dur, err := time.ParseDuration(strings.TrimSpace(v.Text)); err == nil {
