@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -80,7 +81,7 @@ func cmdTest(ctx context.Context, a *app, pos []string, f testFlags) int {
 		return a.configFail(err)
 	}
 	if len(pos) == 0 {
-		pos = []string{cfg.Playbooks}
+		pos = []string{relPath(cfg.Playbooks)}
 	}
 	files, err := playtest.Find(pos)
 	if err != nil {
@@ -245,7 +246,7 @@ func cmdRunsSave(ctx context.Context, a *app, id int64, to, name string) int {
 		return a.fail(err)
 	}
 	if to == "" {
-		to = filepath.Join(cfg.Playbooks, testFileName(cfg.Playbooks, rec.Playbook))
+		to = filepath.Join(relPath(cfg.Playbooks), testFileName(cfg.Playbooks, rec.Playbook))
 	}
 	if err := playtest.AppendCase(to, rec.Playbook, node); err != nil {
 		return a.fail(err)
@@ -275,4 +276,18 @@ func testLog(a *app) *slog.Logger {
 		return a.log
 	}
 	return nil
+}
+
+// relPath shows a path below the working folder relative to it, as a user
+// would type it; others stay as they are.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(wd, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return rel
 }
