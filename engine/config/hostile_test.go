@@ -300,3 +300,14 @@ func TestUnsetVariableInANumber(t *testing.T) {
 		t.Fatalf("RequireServe = %v", err)
 	}
 }
+
+// TestRetentionReadsTheEnvironment guards that retention values follow the
+// config's rules: ${VAR} is expanded and its value never shown.
+func TestRetentionReadsTheEnvironment(t *testing.T) {
+	c, errs, _ := parseDiags(t, "retention: {runs: \"${KEEP}\"}\n", map[string]string{"KEEP": "30d"})
+	if len(errs) > 0 || c.Retention.Runs.Hours() != 30*24 {
+		t.Fatalf("errors %v, runs %v", errs, c.Retention.Runs)
+	}
+	_, errs, _ = parseDiags(t, "retention: {runs: \"${KEEP}\"}\n", map[string]string{"KEEP": "soon-9731"})
+	wantOne(t, errs, "goshawk.yaml:1:19: retention.runs must be a number of days such as 30d or a duration such as 720h, got the value of ${KEEP} (not shown: it comes from the environment)")
+}

@@ -348,35 +348,42 @@ func (p *parser) retention(n *yaml.Node) {
 		return
 	}
 	keep := func(key string, dst *time.Duration) {
-		v := fields.Get(key)
-		if v == nil {
+		n := fields.Get(key)
+		if n == nil {
 			return
 		}
 		what := "retention." + key
-		text := strings.TrimSpace(v.Value)
+		v, ok := p.d.Scalar(n, what)
+		if !ok || len(v.Missing) > 0 {
+			return
+		}
+		text, shown, got := strings.TrimSpace(v.Text), strings.TrimSpace(v.Text), yamlx.Describe(n)
+		if v.FromEnv() {
+			shown, got = v.Got(n), v.Got(n)
+		}
 		var d time.Duration
-		if m := daysRE.FindStringSubmatch(text); v.Kind == yaml.ScalarNode && m != nil {
+		if m := daysRE.FindStringSubmatch(text); m != nil {
 			days, err := strconv.Atoi(m[1])
 			if err != nil || days > maxRetentionDays {
-				p.d.Errorf(v, "%s: %s is too long; keep at most %d days", what, text, maxRetentionDays)
+				p.d.Errorf(n, "%s: %s is too long; keep at most %d days", what, shown, maxRetentionDays)
 				return
 			}
 			d = time.Duration(days) * 24 * time.Hour
-		} else if dur, err := time.ParseDuration(text); v.Kind == yaml.ScalarNode && err == nil {
+		} else if dur, err := time.ParseDuration(text); err == nil {
 			if dur > maxRetentionDays*24*time.Hour {
-				p.d.Errorf(v, "%s: %s is too long; keep at most %d days", what, text, maxRetentionDays)
+				p.d.Errorf(n, "%s: %s is too long; keep at most %d days", what, shown, maxRetentionDays)
 				return
 			}
 			d = dur
 		} else {
-			p.d.Errorf(v, "%s must be a number of days such as 30d or a duration such as 720h, got %s", what, yamlx.Describe(v))
+			p.d.Errorf(n, "%s must be a number of days such as 30d or a duration such as 720h, got %s", what, got)
+			return
+		}
+		if d < MinRetention {
+			p.d.Errorf(n, "%s must be at least %s (or leave it out to keep records for ever), got %s", what, MinRetention, shown)
 			return
 		}
 		*dst = d
-		if *dst < MinRetention {
-			p.d.Errorf(v, "%s must be at least %s (or leave it out to keep records for ever), got %s", what, MinRetention, v.Value)
-			*dst = 0
-		}
 	}
 	keep("runs", &p.c.Retention.Runs)
 	keep("containers", &p.c.Retention.Containers)
