@@ -95,6 +95,13 @@ func newClient(cfg clientConfig) (*client, error) {
 // Close releases the idle connections of the asset.
 func (c *client) Close() error { return c.http.Close() }
 
+// String names the client without its credentials, so that printing or
+// logging a connection by mistake cannot reveal the password or the token.
+func (c *client) String() string { return "threatq client for " + c.base }
+
+// GoString is String, for %#v.
+func (c *client) GoString() string { return c.String() }
+
 // request is one API call as an action builds it. path is relative to
 // {url}/api.
 type request struct {

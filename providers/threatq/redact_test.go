@@ -3,6 +3,7 @@ package threatq
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,5 +69,18 @@ func TestNonJSON401BodyRedactedBeforeCut(t *testing.T) {
 	mustFail(t, res, "Authentication failed: 401 xxxx")
 	if strings.Contains(res.Message, "Tr0u") {
 		t.Fatalf("a prefix of the password survived the cut: %q", res.Message)
+	}
+}
+
+// Printing a connection by mistake shows neither the password nor the
+// token, whatever the verb.
+func TestPrintingTheConnectionHidesSecrets(t *testing.T) {
+	f := newFixture(t, tqfake.Options{Password: ampPassword}, nil)
+	mustSucceed(t, f.invoke(t, "test_connectivity", nil))
+	tok := f.cachedToken()
+	for _, s := range []string{fmt.Sprint(f.asset.Conn), fmt.Sprintf("%+v", f.asset.Conn), fmt.Sprintf("%#v", f.asset.Conn)} {
+		if strings.Contains(s, ampPassword) || tok == "" || strings.Contains(s, tok) {
+			t.Fatalf("printing the connection shows a secret: %s", s)
+		}
 	}
 }
