@@ -45,6 +45,9 @@ type Options struct {
 	// PluginCache is wazero's compilation cache folder; by default
 	// .goshawk-cache/wasm next to the store.
 	PluginCache string
+	// NoAssets opens no asset, so no asset secret is needed: for commands
+	// that read playbooks and the store but run nothing (goshawk prune).
+	NoAssets bool
 }
 
 // Host is an assembled goshawk.
@@ -120,7 +123,9 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	if h.Store, err = openStore(ctx, cfg.Store, o.Clock.Now); err != nil {
 		return nil, err
 	}
-	if h.assets, err = openAssets(cfg); err != nil {
+	if o.NoAssets {
+		h.assets = map[string]*providers.Asset{}
+	} else if h.assets, err = openAssets(cfg); err != nil {
 		return nil, err
 	}
 	h.Plugins, err = OpenPlugins(ctx, cfg, o.PluginCache, o.Log, func(err error) {
@@ -305,3 +310,6 @@ func (h *Host) Close(ctx context.Context) {
 		h.Store.Close()
 	}
 }
+
+// Now is the host's clock: the time runs, containers and filters use.
+func (h *Host) Now() time.Time { return h.o.Clock.Now() }

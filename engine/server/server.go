@@ -12,13 +12,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goshawk/goshawk/engine/console"
 	"github.com/goshawk/goshawk/engine/host"
+	"github.com/goshawk/goshawk/engine/metrics"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/hint"
 	"github.com/goshawk/goshawk/providers/cef"
 )
 
@@ -137,6 +141,8 @@ func (s *server) write(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.authorized(w, r) {
 			next.ServeHTTP(w, r)
+		} else if r.Method == http.MethodPost { // the webhook, the one write route
+			s.o.Host.Metrics.WebhookRejected(metrics.RejectAuth)
 		}
 	})
 }
@@ -178,6 +184,7 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("wait"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
+			s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter wait must be true or false, got %q", v))
 			return
 		}
@@ -185,6 +192,7 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	}
 	inputs, status, err := decodeInputs(w, r)
 	if err != nil {
+		s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
 		writeError(w, status, err.Error())
 		return
 	}
@@ -193,13 +201,16 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	rec, done, err := s.o.Host.Runner.Start(r.Context(), runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook", Queue: !wait})
 	switch {
 	case errors.Is(err, runner.ErrBadInput):
+		s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, runner.ErrShuttingDown):
+		s.o.Host.Metrics.WebhookRejected(metrics.RejectShuttingDown)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case errors.Is(err, runner.ErrQueueFull):
+		s.o.Host.Metrics.WebhookRejected(metrics.RejectQueueFull)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, err.Error())
 		return
@@ -267,17 +278,98 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+// The query parameters of the list routes.
+var (
+	runParams       = []string{"cursor", "limit", "playbook", "since", "status", "trigger", "until"}
+	containerParams = []string{"after", "asset", "limit", "severity", "since", "status", "until"}
+)
+
+// checkParams refuses a query parameter the route does not take, or one
+// given twice, naming the ones it takes.
+func checkParams(r *http.Request, known []string) error {
+	for name, values := range r.URL.Query() {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("unknown query parameter %q%s; %s %s takes %s", name, hint.DidYouMean(name, known), r.Method, r.URL.Path, strings.Join(known, ", "))
+		}
+		if len(values) > 1 {
+			return fmt.Errorf("query parameter %s is given %d times; give it once", name, len(values))
+		}
+	}
+	return nil
+}
+
+// timeRange reads the since and until parameters.
+func (s *server) timeRange(r *http.Request) (since, until time.Time, err error) {
+	now := s.o.Host.Now()
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		if v := r.URL.Query().Get(p.name); v != "" {
+			if *p.dst, err = store.ParseTimeFilter("query parameter "+p.name, v, now); err != nil {
+				return since, until, err
+			}
+		}
+	}
+	return since, until, nil
+}
+
+// runs lists runs, newest first, filtered by playbook, status, trigger and
+// start time. A full page comes with the cursor of the next one, in the
+// X-Next-Cursor header and a Link header with rel="next".
 func (s *server) runs(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryInt(r, "limit", 50, 1000)
+	q, err := s.runQuery(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	runs, err := s.o.Host.Store.ListRuns(r.Context(), store.RunQuery{Playbook: r.URL.Query().Get("playbook"), Limit: int(limit)})
+	limit := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	runs, err := s.o.Host.Store.ListRuns(r.Context(), q)
 	if runs == nil {
 		runs = []store.Run{} // an empty list, not null
 	}
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next := strconv.FormatInt(runs[limit-1].ID, 10)
+		u := *r.URL
+		v := u.Query()
+		v.Set("cursor", next)
+		u.RawQuery = v.Encode()
+		w.Header().Set("X-Next-Cursor", next)
+		w.Header().Set("Link", "<"+u.RequestURI()+`>; rel="next"`)
+	}
 	s.respond(w, runs, err)
+}
+
+func (s *server) runQuery(r *http.Request) (store.RunQuery, error) {
+	if err := checkParams(r, runParams); err != nil {
+		return store.RunQuery{}, err
+	}
+	limit, err := queryInt(r, "limit", 50, 1000)
+	if err != nil {
+		return store.RunQuery{}, err
+	}
+	if limit == 0 {
+		return store.RunQuery{}, errors.New("query parameter limit must be from 1 to 1000, got 0")
+	}
+	var cursor int64
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		if cursor, err = strconv.ParseInt(v, 10, 64); err != nil || cursor <= 0 {
+			return store.RunQuery{}, fmt.Errorf("query parameter cursor must be the X-Next-Cursor of a previous page, got %q", v)
+		}
+	}
+	since, until, err := s.timeRange(r)
+	if err != nil {
+		return store.RunQuery{}, err
+	}
+	get := r.URL.Query().Get
+	q := store.RunQuery{Playbook: get("playbook"), Status: get("status"), Trigger: get("trigger"),
+		Since: since, Until: until, BeforeID: cursor, Limit: int(limit)}
+	if err := q.Check(); err != nil {
+		return store.RunQuery{}, fmt.Errorf("query parameter %w", err)
+	}
+	return q, nil
 }
 
 func (s *server) run(w http.ResponseWriter, r *http.Request) {
@@ -287,20 +379,44 @@ func (s *server) run(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// containers lists containers by ascending id, filtered by asset,
+// severity, status and creation time; after pages on.
 func (s *server) containers(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryInt(r, "limit", 100, 1000)
-	if err == nil {
-		var after int64
-		if after, err = queryInt(r, "after", 0, 1<<62); err == nil {
-			cs, err := s.o.Host.Store.ListContainers(r.Context(), store.ContainerQuery{Asset: r.URL.Query().Get("asset"), AfterID: after, Limit: int(limit)})
-			if cs == nil {
-				cs = []cef.Container{}
-			}
-			s.respond(w, cs, err)
-			return
-		}
+	q, err := s.containerQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	writeError(w, http.StatusBadRequest, err.Error())
+	cs, err := s.o.Host.Store.ListContainers(r.Context(), q)
+	if cs == nil {
+		cs = []cef.Container{}
+	}
+	s.respond(w, cs, err)
+}
+
+func (s *server) containerQuery(r *http.Request) (store.ContainerQuery, error) {
+	if err := checkParams(r, containerParams); err != nil {
+		return store.ContainerQuery{}, err
+	}
+	limit, err := queryInt(r, "limit", 100, 1000)
+	if err != nil {
+		return store.ContainerQuery{}, err
+	}
+	after, err := queryInt(r, "after", 0, 1<<62)
+	if err != nil {
+		return store.ContainerQuery{}, err
+	}
+	since, until, err := s.timeRange(r)
+	if err != nil {
+		return store.ContainerQuery{}, err
+	}
+	get := r.URL.Query().Get
+	q := store.ContainerQuery{Asset: get("asset"), Severity: get("severity"), Status: get("status"),
+		Since: since, Until: until, AfterID: after, Limit: int(limit)}
+	if err := q.Check(); err != nil {
+		return store.ContainerQuery{}, fmt.Errorf("query parameter %w", err)
+	}
+	return q, nil
 }
 
 func (s *server) container(w http.ResponseWriter, r *http.Request) {
