@@ -109,6 +109,9 @@ func TestShippedPlaybooksLintClean(t *testing.T) {
 		t.Fatalf("only %d shipped playbooks", len(files))
 	}
 	for _, f := range files {
+		if !playbook.IsFile(f) {
+			continue // a playbook test file, checked by goshawk test
+		}
 		pb, diags := playbook.Load(f, e.h.LintEnv())
 		if len(diags) > 0 {
 			t.Errorf("%s:\n%v", f, diags)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/goshawk/goshawk/engine/playbook"
-	"github.com/goshawk/goshawk/internal/hint"
+	"github.com/goshawk/goshawk/engine/yamlx"
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/cef"
 )
@@ -63,7 +64,7 @@ type Env struct {
 // Load reads and checks a test file. A nil env skips the checks that need
 // the playbooks and the config.
 func Load(path string, env *Env) (*File, []Diagnostic) {
-	src, err := os.ReadFile(path)
+	src, err := yamlx.ReadFile(path, "test file")
 	if err != nil {
 		return nil, []Diagnostic{{File: path, Line: 1, Col: 1, Message: err.Error()}}
 	}
@@ -72,57 +73,44 @@ func Load(path string, env *Env) (*File, []Diagnostic) {
 
 // Parse decodes a test file from src and checks it against env.
 func Parse(path string, src []byte, env *Env) (*File, []Diagnostic) {
-	d := &decoder{file: path}
+	d := &decoder{&yamlx.Decoder{File: path, Kind: kind}}
 	f := d.decode(src)
-	if f != nil && env != nil && len(d.diags) == 0 {
+	if f != nil && env != nil && len(d.Diags) == 0 {
 		d.check(f, env)
 	}
-	playbook.SortDiagnostics(d.diags)
-	if len(d.diags) > 0 {
-		return nil, d.diags
+	playbook.SortDiagnostics(d.Diags)
+	if len(d.Diags) > 0 {
+		return nil, d.Diags
 	}
 	return f, nil
 }
 
-// The keys of each part of a test file.
+// The keys of each part of a test file, for the engine's YAML decoder.
 var (
-	fileKeys   = []string{"playbook", "cases"}
-	caseKeys   = []string{"name", "inputs", "container", "now", "kv", "containers", "calls", "expect"}
-	callKeys   = []string{"call", "params", "result"}
-	resultKeys = []string{"status", "message", "summary", "data", "parameter"}
-	expectKeys = []string{"status", "result", "paths", "steps", "error"}
+	fileKeys   = yamlx.Names("playbook", "cases")
+	caseKeys   = yamlx.Names("name", "inputs", "container", "now", "kv", "containers", "calls", "expect")
+	callKeys   = yamlx.Names("call", "params", "result")
+	resultKeys = yamlx.Names("status", "message", "summary", "data", "parameter")
+	expectKeys = yamlx.Names("status", "result", "paths", "steps", "error")
+	kind       = yamlx.Kind{Name: "test file", Main: []string{"playbook", "cases"}}
 )
 
-type decoder struct {
-	file  string
-	diags []Diagnostic
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	line, col := 1, 1
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: col, Message: fmt.Sprintf(format, args...)})
-}
+type decoder struct{ *yamlx.Decoder }
 
 func (d *decoder) decode(src []byte) *File {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		d.errorf(nil, "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	root := d.Parse(src)
+	if root == nil {
+		if !d.HasErrors() {
+			d.Errorf(nil, "the file is empty; a test file has playbook: and cases:")
+		}
 		return nil
 	}
-	if len(doc.Content) == 0 {
-		d.errorf(nil, "the file is empty; a test file has playbook: and cases:")
-		return nil
-	}
-	root := doc.Content[0]
 	fields, ok := d.mapping(root, "the test file", fileKeys)
 	if !ok {
 		return nil
 	}
-	f := &File{Path: d.file}
-	base := strings.TrimSuffix(filepath.Base(d.file), Suffix)
+	f := &File{Path: d.File}
+	base := strings.TrimSuffix(filepath.Base(d.File), Suffix)
 	f.Playbook, f.PlaybookLine = base, 1
 	if n := fields["playbook"]; n != nil {
 		if s, ok := d.str(n, "playbook"); ok {
@@ -131,11 +119,11 @@ func (d *decoder) decode(src []byte) *File {
 	}
 	n := fields["cases"]
 	if n == nil {
-		d.errorf(root, "missing cases:; add a list of cases, each with name:, inputs: (or container:), calls: and expect:")
+		d.Errorf(root, "missing cases:; add a list of cases, each with name:, inputs: (or container:), calls: and expect:")
 		return f
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "cases must be a list of cases, got %s", kind(n))
+		d.Errorf(n, "cases must be a list of cases, got %s", yamlx.Describe(n))
 		return f
 	}
 	seen := map[string]int{}
@@ -145,7 +133,7 @@ func (d *decoder) decode(src []byte) *File {
 			continue
 		}
 		if line, dup := seen[c.Name]; dup {
-			d.errorf(cn, "case %q is given twice (first at line %d); give each case its own name", c.Name, line)
+			d.Errorf(cn, "case %q is given twice (first at line %d); give each case its own name", c.Name, line)
 			continue
 		}
 		seen[c.Name] = c.Line
@@ -160,11 +148,11 @@ func (d *decoder) caseOf(n *yaml.Node) (Case, bool) {
 		return Case{}, false
 	}
 	c := Case{Line: n.Line}
-	before := len(d.diags)
+	before := len(d.Diags)
 	if v := fields["name"]; v != nil {
 		c.Name, _ = d.str(v, "name")
 	} else {
-		d.errorf(n, "a case needs a name:; add one that says what it checks")
+		d.Errorf(n, "a case needs a name:; add one that says what it checks")
 	}
 	if v := fields["inputs"]; v != nil {
 		if m, ok := d.object(v, "inputs"); ok {
@@ -184,7 +172,7 @@ func (d *decoder) caseOf(n *yaml.Node) (Case, bool) {
 		if s, ok := d.str(v, "now"); ok {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				d.errorf(v, "now must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", s)
+				d.Errorf(v, "now must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", s)
 			}
 			c.Now = t.UTC()
 		}
@@ -195,7 +183,7 @@ func (d *decoder) caseOf(n *yaml.Node) (Case, bool) {
 			for k, e := range m {
 				s, isStr := e.(string)
 				if !isStr {
-					d.errorf(v, "kv.%s must be a string (kv stores strings; use json.encode for tables), got %v", k, e)
+					d.Errorf(v, "kv.%s must be a string (kv stores strings; use json.encode for tables), got %v", k, e)
 					continue
 				}
 				c.KV[k] = s
@@ -204,7 +192,7 @@ func (d *decoder) caseOf(n *yaml.Node) (Case, bool) {
 	}
 	if v := fields["calls"]; v != nil {
 		if v.Kind != yaml.SequenceNode {
-			d.errorf(v, "calls must be a list of recorded calls, got %s", kind(v))
+			d.Errorf(v, "calls must be a list of recorded calls, got %s", yamlx.Describe(v))
 		} else {
 			for _, cn := range v.Content {
 				if call, ok := d.call(cn); ok {
@@ -216,9 +204,9 @@ func (d *decoder) caseOf(n *yaml.Node) (Case, bool) {
 	if v := fields["expect"]; v != nil {
 		c.Expect = d.expect(v)
 	} else {
-		d.errorf(n, "case %q has no expect:; say what the run must produce (status:, result:, paths:, steps: or error:)", c.Name)
+		d.Errorf(n, "case %q has no expect:; say what the run must produce (status:, result:, paths:, steps: or error:)", c.Name)
 	}
-	return c, len(d.diags) == before
+	return c, len(d.Diags) == before
 }
 
 func (d *decoder) call(n *yaml.Node) (Call, bool) {
@@ -229,7 +217,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 	c := Call{Line: n.Line}
 	v := fields["call"]
 	if v == nil {
-		d.errorf(n, "a recorded call needs call: asset.action, such as call: tc.hunt_ip")
+		d.Errorf(n, "a recorded call needs call: asset.action, such as call: tc.hunt_ip")
 		return c, false
 	}
 	s, ok := d.str(v, "call")
@@ -238,7 +226,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 	}
 	asset, action, found := strings.Cut(s, ".")
 	if !found || asset == "" || action == "" {
-		d.errorf(v, "call must be asset.action, such as tc.hunt_ip, got %q", s)
+		d.Errorf(v, "call must be asset.action, such as tc.hunt_ip, got %q", s)
 		return c, false
 	}
 	c.Asset, c.Action = asset, action
@@ -253,7 +241,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 	}
 	r := fields["result"]
 	if r == nil {
-		d.errorf(n, "recorded call %s needs result: {status: success, message: ..., summary: {...}, data: [...]}", s)
+		d.Errorf(n, "recorded call %s needs result: {status: success, message: ..., summary: {...}, data: [...]}", s)
 		return c, false
 	}
 	rf, ok := d.mapping(r, "result", resultKeys)
@@ -264,7 +252,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 	if v := rf["status"]; v != nil {
 		if st, ok := d.str(v, "result.status"); ok {
 			if st != providers.StatusSuccess && st != providers.StatusFailed {
-				d.errorf(v, "result.status must be success or failed, got %q", st)
+				d.Errorf(v, "result.status must be success or failed, got %q", st)
 			}
 			c.Result.Status = st
 		}
@@ -284,7 +272,7 @@ func (d *decoder) call(n *yaml.Node) (Call, bool) {
 	}
 	if v := rf["data"]; v != nil {
 		if v.Kind != yaml.SequenceNode {
-			d.errorf(v, "result.data must be a list, got %s", kind(v))
+			d.Errorf(v, "result.data must be a list, got %s", yamlx.Describe(v))
 		} else if x, ok := d.value(v); ok {
 			c.Result.Data, _ = x.([]any)
 		}
@@ -299,14 +287,14 @@ func (d *decoder) expect(n *yaml.Node) Expect {
 		return e
 	}
 	if len(fields) == 0 {
-		d.errorf(n, "expect is empty; say what the run must produce (status:, result:, paths:, steps: or error:)")
+		d.Errorf(n, "expect is empty; say what the run must produce (status:, result:, paths:, steps: or error:)")
 	}
 	if v := fields["status"]; v != nil {
 		if s, ok := d.str(v, "expect.status"); ok {
 			switch s {
 			case "success", "failed", "timeout":
 			default:
-				d.errorf(v, "expect.status must be success, failed or timeout, got %q", s)
+				d.Errorf(v, "expect.status must be success, failed or timeout, got %q", s)
 			}
 			e.Status, e.StatusLine = s, v.Line
 		}
@@ -318,7 +306,7 @@ func (d *decoder) expect(n *yaml.Node) Expect {
 	}
 	if v := fields["paths"]; v != nil {
 		if v.Kind != yaml.MappingNode {
-			d.errorf(v, "expect.paths must map result paths to values, such as {verdict: malicious, hits.1.id: 5}, got %s", kind(v))
+			d.Errorf(v, "expect.paths must map result paths to values, such as {verdict: malicious, hits.1.id: 5}, got %s", yamlx.Describe(v))
 		} else {
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, val := v.Content[i], v.Content[i+1]
@@ -333,7 +321,7 @@ func (d *decoder) expect(n *yaml.Node) Expect {
 	if v := fields["steps"]; v != nil {
 		e.HasSteps, e.StepsLine = true, v.Line
 		if v.Kind != yaml.SequenceNode {
-			d.errorf(v, "expect.steps must be a list of asset.action, such as [tc.hunt_ip, tc.post_data], got %s", kind(v))
+			d.Errorf(v, "expect.steps must be a list of asset.action, such as [tc.hunt_ip, tc.post_data], got %s", yamlx.Describe(v))
 		} else {
 			e.Steps = []string{}
 			for _, s := range v.Content {
@@ -356,7 +344,7 @@ func (d *decoder) expect(n *yaml.Node) Expect {
 func (d *decoder) check(f *File, env *Env) {
 	pb, ok := env.Playbooks[f.Playbook]
 	if !ok {
-		d.errorf(&yaml.Node{Line: f.PlaybookLine, Column: 1}, "%s", unknownPlaybook(f.Playbook, env.Playbooks))
+		d.Errorf(&yaml.Node{Line: f.PlaybookLine, Column: 1}, "%s", unknownPlaybook(f.Playbook, env.Playbooks))
 		return
 	}
 	for i := range f.Cases {
@@ -364,72 +352,41 @@ func (d *decoder) check(f *File, env *Env) {
 		for j := range c.Calls {
 			call := &c.Calls[j]
 			at := &yaml.Node{Line: call.Line, Column: call.Col}
-			if !contains(pb.Assets, call.Asset) {
-				d.errorf(at, "call %s.%s: playbook %s does not use asset %s (its assets: %s)", call.Asset, call.Action, pb.Name, call.Asset, strings.Join(pb.Assets, ", "))
+			if !slices.Contains(pb.Assets, call.Asset) {
+				d.Errorf(at, "call %s.%s: playbook %s does not use asset %s (its assets: %s)", call.Asset, call.Action, pb.Name, call.Asset, strings.Join(pb.Assets, ", "))
 				continue
 			}
 			p := env.Assets[call.Asset]
 			if p == nil {
-				d.errorf(at, "call %s.%s: asset %s is not configured; add it under assets: in goshawk.yaml", call.Asset, call.Action, call.Asset)
+				d.Errorf(at, "call %s.%s: asset %s is not configured; add it under assets: in goshawk.yaml", call.Asset, call.Action, call.Asset)
 				continue
 			}
 			spec, ok := p.Action(call.Action)
 			if !ok {
-				d.errorf(at, "call %s.%s: %v", call.Asset, call.Action, p.UnknownActionError(call.Action))
+				d.Errorf(at, "call %s.%s: %v", call.Asset, call.Action, p.UnknownActionError(call.Action))
 				continue
 			}
 			if _, err := spec.Bind(call.Params); err != nil {
-				d.errorf(at, "call %s.%s: params: %v", call.Asset, call.Action, err)
+				d.Errorf(at, "call %s.%s: params: %v", call.Asset, call.Action, err)
 			}
 		}
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// mapping checks n against its declared keys and returns its values by
+// key, null values left out.
+func (d *decoder) mapping(n *yaml.Node, what string, keys yamlx.Keys) (map[string]*yaml.Node, bool) {
+	fields, ok := d.Mapping(nil, n, what, keys)
+	return fields.Values, ok
 }
 
-// mapping checks that n is a mapping with only known keys, each once.
-func (d *decoder) mapping(n *yaml.Node, what string, known []string) (map[string]*yaml.Node, bool) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, got %s", what, kind(n))
-		return nil, false
-	}
-	out := make(map[string]*yaml.Node, len(n.Content)/2)
-	ok := true
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !contains(known, k.Value) {
-			d.errorf(k, "unknown key %q in %s%s", k.Value, what, hint.OrList(k.Value, known, "valid keys are"))
-			ok = false
-			continue
-		}
-		if out[k.Value] != nil {
-			d.errorf(k, "%s is given twice in %s; keep one", k.Value, what)
-			ok = false
-			continue
-		}
-		out[k.Value] = v
-	}
-	return out, ok
-}
-
-func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a string, got %s", what, kind(n))
-		return "", false
-	}
-	return n.Value, true
-}
+// str reads any scalar's text; values with a syntax of their own (now:)
+// are checked by their reader.
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) { return d.Text(n, what) }
 
 func (d *decoder) object(n *yaml.Node, what string) (map[string]any, bool) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, got %s", what, kind(n))
+		d.Errorf(n, "%s must be a mapping, got %s", what, yamlx.Describe(n))
 		return nil, false
 	}
 	v, ok := d.value(n)
@@ -445,21 +402,21 @@ func (d *decoder) object(n *yaml.Node, what string) (map[string]any, bool) {
 func (d *decoder) value(n *yaml.Node) (any, bool) {
 	var raw any
 	if err := n.Decode(&raw); err != nil {
-		d.errorf(n, "%v", err)
+		d.Errorf(n, "%v", err)
 		return nil, false
 	}
 	// A JSON round trip turns YAML's maps, ints and floats into the
 	// shapes a run record has.
 	b, err := json.Marshal(jsonable(raw))
 	if err != nil {
-		d.errorf(n, "this value has no JSON form: %v", err)
+		d.Errorf(n, "this value has no JSON form: %v", err)
 		return nil, false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.UseNumber()
 	var out any
 	if err := dec.Decode(&out); err != nil {
-		d.errorf(n, "%v", err)
+		d.Errorf(n, "%v", err)
 		return nil, false
 	}
 	return out, true
@@ -475,7 +432,7 @@ func (d *decoder) into(n *yaml.Node, what string, dst any) bool {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		d.errorf(n, "%s: %v", what, strings.TrimPrefix(err.Error(), "json: "))
+		d.Errorf(n, "%s: %v", what, strings.TrimPrefix(err.Error(), "json: "))
 		return false
 	}
 	return true
@@ -503,19 +460,4 @@ func jsonable(v any) any {
 		return x.UTC().Format(time.RFC3339Nano)
 	}
 	return v
-}
-
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "nothing"
-	}
-	return fmt.Sprintf("%q", n.Value)
 }

@@ -192,7 +192,7 @@ func TestBadTestFiles(t *testing.T) {
 	_, books := site(t, map[string]string{"hunt.yaml": huntYAML, "hunt.lua": huntLua})
 	env := &playtest.Env{Playbooks: books, Assets: assets()}
 	for _, tc := range []struct{ name, src, want string }{
-		{"not yaml", "cases: [", "x_test.yaml:1:1: not valid YAML"},
+		{"not yaml", "cases: [", "x_test.yaml:1:8: yaml: did not find expected node content"},
 		{"unknown top key", "playbok: hunt\ncases: []\n", `x_test.yaml:1:1: unknown key "playbok" in the test file; did you mean "playbook"?`},
 		{"unknown playbook", "playbook: hnt\ncases: []\n", `x_test.yaml:1:1: no playbook "hnt"`},
 		{"unknown case key", "playbook: hunt\ncases:\n  - name: a\n    input: {}\n    expect: {status: success}\n", `x_test.yaml:4:5: unknown key "input" in a case; did you mean "inputs"?`},

@@ -463,6 +463,21 @@ func (d *Decoder) Scalar(n *yaml.Node, what string) (Value, bool) {
 	return d.expand(n, what)
 }
 
+// Text reads the text of any scalar that is not null, whatever its YAML
+// type: for values whose own syntax is checked afterwards (a time such as
+// 2026-01-02T15:04:05Z, which YAML would read as a timestamp).
+func (d *Decoder) Text(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || IsNull(n) {
+		d.Errorf(n, "%s must be a single value, got %s", what, Describe(n))
+		return "", false
+	}
+	if d.Env != nil {
+		v, ok := d.Scalar(n, what)
+		return v.Text, ok && len(v.Missing) == 0
+	}
+	return n.Value, true
+}
+
 // Str reads a string.
 func (d *Decoder) Str(n *yaml.Node, what string) (string, bool) {
 	if d.Env == nil && (n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str") {

@@ -263,3 +263,17 @@ func TestFileSizeIsBounded(t *testing.T) {
 		t.Fatalf("Parse: %v", d.Diags)
 	}
 }
+
+func TestText(t *testing.T) {
+	d, f := decodeWidget("name: 2026-01-02T15:04:05Z\nsize: 3\ncolor: [x]\n", nil)
+	if s, ok := d.Text(f.Get("name"), "name"); !ok || s != "2026-01-02T15:04:05Z" {
+		t.Fatalf("name = %q", s)
+	}
+	if s, ok := d.Text(f.Get("size"), "size"); !ok || s != "3" {
+		t.Fatalf("size = %q", s)
+	}
+	d.Text(f.Get("color"), "color")
+	if got := diagStrings(d); !reflect.DeepEqual(got, []string{"w.yaml:3:8: color must be a single value, got a list"}) {
+		t.Fatalf("diags %q", got)
+	}
+}
