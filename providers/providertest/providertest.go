@@ -18,55 +18,57 @@ import (
 	"github.com/goshawk/goshawk/providers"
 )
 
-// Check runs the conformance checks on p, each as a subtest.
+// Check fails t with every conformance problem of p.
 func Check(t *testing.T, p *providers.Provider) {
 	t.Helper()
-	t.Run("registers", func(t *testing.T) {
-		if _, err := providers.NewRegistry(p); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("summary", func(t *testing.T) {
-		if strings.TrimSpace(p.Summary) == "" {
-			t.Errorf("provider %s has no Summary", p.Name)
-		}
-	})
-	t.Run("config", func(t *testing.T) {
-		for _, c := range p.Config {
-			if strings.TrimSpace(c.Doc) == "" {
-				t.Errorf("config variable %s has no Doc", c.Name)
-			}
-		}
-	})
-	for i := range p.Actions {
-		s := &p.Actions[i]
-		t.Run(s.Name, func(t *testing.T) { checkAction(t, s) })
+	for _, msg := range Problems(p) {
+		t.Error(msg)
 	}
 }
 
-func checkAction(t *testing.T, s *providers.Spec) {
-	if strings.TrimSpace(s.Summary) == "" {
-		t.Errorf("no Summary")
+// Problems lists what keeps p from conforming: it must register; it, its
+// config variables, its actions and their parameters must be documented;
+// and every action needs examples that bind.
+func Problems(p *providers.Provider) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if _, err := providers.NewRegistry(p); err != nil {
+		add("%v", err)
 	}
-	if strings.TrimSpace(s.Doc) == "" {
-		t.Errorf("no Doc")
+	if strings.TrimSpace(p.Summary) == "" {
+		add("provider %s has no Summary", p.Name)
 	}
-	for _, p := range s.Params {
-		if strings.TrimSpace(p.Doc) == "" {
-			t.Errorf("parameter %s has no Doc", p.Name)
+	for _, c := range p.Config {
+		if strings.TrimSpace(c.Doc) == "" {
+			add("config variable %s has no Doc", c.Name)
 		}
 	}
-	if len(s.Examples) == 0 {
-		t.Errorf("no Examples")
-	}
-	for i, ex := range s.Examples {
-		if strings.TrimSpace(ex.Summary) == "" {
-			t.Errorf("example %d has no Summary", i)
+	for i := range p.Actions {
+		s := &p.Actions[i]
+		if strings.TrimSpace(s.Summary) == "" {
+			add("%s: no Summary", s.Name)
 		}
-		if _, err := s.Bind(ex.Params); err != nil {
-			t.Errorf("example %d (%s) does not bind: %v", i, ex.Summary, err)
+		if strings.TrimSpace(s.Doc) == "" {
+			add("%s: no Doc", s.Name)
+		}
+		for _, prm := range s.Params {
+			if strings.TrimSpace(prm.Doc) == "" {
+				add("%s: parameter %s has no Doc", s.Name, prm.Name)
+			}
+		}
+		if len(s.Examples) == 0 {
+			add("%s: no Examples", s.Name)
+		}
+		for j, ex := range s.Examples {
+			if strings.TrimSpace(ex.Summary) == "" {
+				add("%s: example %d has no Summary", s.Name, j)
+			}
+			if _, err := s.Bind(ex.Params); err != nil {
+				add("%s: example %d (%s) does not bind: %v", s.Name, j, ex.Summary, err)
+			}
 		}
 	}
+	return out
 }
 
 // Shape reduces a decoded JSON value to its shape: objects keep their keys,
@@ -134,5 +136,27 @@ func Golden(t testing.TB, path string, got []byte, update bool) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("differs from %s\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// CheckShapes runs each action of p with its first example through invoke
+// (against the provider's emulator) and compares the shape of its result
+// with dir/<action>.golden, rewriting the files when update is true. Every
+// result must carry SOAR's totals, consistent with its status.
+func CheckShapes(t *testing.T, p *providers.Provider, dir string, update bool, invoke func(t *testing.T, action string, params map[string]any) *providers.Result) {
+	t.Helper()
+	for i := range p.Actions {
+		s := &p.Actions[i]
+		t.Run(s.Name, func(t *testing.T) {
+			if len(s.Examples) == 0 {
+				t.Fatal("no example to run")
+			}
+			r := invoke(t, s.Name, s.Examples[0].Params)
+			t.Logf("%s: %s %s", s.Name, r.Status, r.Message)
+			if r.Totals == nil || r.Totals.TotalObjects != 1 || (r.Totals.TotalObjectsSuccessful == 1) != r.OK() {
+				t.Fatalf("totals = %+v for a %s result", r.Totals, r.Status)
+			}
+			Golden(t, filepath.Join(dir, s.Name+".golden"), ResultShape(t, r), update)
+		})
 	}
 }

@@ -47,7 +47,7 @@ func (e *authError) message() string {
 func (c *client) bearer(ctx context.Context, env httpx.Env) (string, error) {
 	for {
 		c.mu.Lock()
-		if c.token != "" && env.Now().Before(c.expires) {
+		if c.token != "" && env.Time().Before(c.expires) {
 			tok := c.token
 			c.mu.Unlock()
 			return tok, nil
@@ -75,7 +75,7 @@ func (c *client) bearer(ctx context.Context, env httpx.Env) (string, error) {
 		if err == nil {
 			// A token that lives no longer than the margin expires now: the
 			// callers of this fetch use it once and the next call fetches again.
-			c.token, c.expires = tok, env.Now().Add(lifetime-tokenMargin)
+			c.token, c.expires = tok, env.Time().Add(lifetime-tokenMargin)
 		}
 		f.token, f.err = tok, err
 		close(f.done)
@@ -127,7 +127,7 @@ func (c *client) fetchToken(ctx context.Context, env httpx.Env) (string, time.Du
 	if err := json.Unmarshal(resp.Body, &tr); err != nil || tr.AccessToken == "" {
 		return "", 0, &authError{status: resp.Status, detail: "the token response has no access_token; check that url points at a ThreatQ server"}
 	}
-	env.Log.Debug("threatq: signed in", "expires_in", string(tr.ExpiresIn))
+	env.Logger().Debug("threatq: signed in", "expires_in", string(tr.ExpiresIn))
 	return tr.AccessToken, parseExpiresIn(tr.ExpiresIn), nil
 }
 

@@ -1,27 +1,18 @@
 package threatq
 
 import (
-	"path/filepath"
 	"testing"
 
+	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/providertest"
 	"github.com/goshawk/goshawk/providers/threatq/tqfake"
 )
 
-// TestResultShapes pins the shape of each action's result, run with its
-// first documented example against the emulator: every data path a
-// playbook reads, and SOAR's totals.total_objects and
-// totals.total_objects_successful on every one.
+// TestResultShapes pins the shape of each action's result against the
+// emulator, the Swimlane entry in data[1] included, and SOAR's totals.
 func TestResultShapes(t *testing.T) {
-	for _, s := range Provider().Actions {
-		t.Run(s.Name, func(t *testing.T) {
-			f := newFixture(t, tqfake.Options{}, nil)
-			r := f.invoke(t, s.Name, s.Examples[0].Params)
-			t.Logf("%s: %s %s", s.Name, r.Status, r.Message)
-			if r.Totals == nil || r.Totals.TotalObjects != 1 || (r.Totals.TotalObjectsSuccessful == 1) != r.OK() {
-				t.Fatalf("totals = %+v for a %s result", r.Totals, r.Status)
-			}
-			providertest.Golden(t, filepath.Join("testdata", "shapes", s.Name+".golden"), providertest.ResultShape(t, r), *update)
+	providertest.CheckShapes(t, Provider(), "testdata/shapes", *update,
+		func(t *testing.T, action string, params map[string]any) *providers.Result {
+			return newFixture(t, tqfake.Options{}, nil).invoke(t, action, params)
 		})
-	}
 }

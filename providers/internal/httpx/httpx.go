@@ -70,14 +70,22 @@ type Env struct {
 	Now func() time.Time
 }
 
-func (e Env) withDefaults() Env {
-	if e.Log == nil {
-		e.Log = slog.New(slog.DiscardHandler)
+var discard = slog.New(slog.DiscardHandler)
+
+// Logger is e.Log, or a logger that discards.
+func (e Env) Logger() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
 	}
-	if e.Now == nil {
-		e.Now = time.Now
+	return discard
+}
+
+// Time reads e.Now, or the wall clock.
+func (e Env) Time() time.Time {
+	if e.Now != nil {
+		return e.Now()
 	}
-	return e
+	return time.Now()
 }
 
 // Auth sets the credentials of each attempt.
@@ -215,12 +223,11 @@ func (c *Client) Refused(r *Request, resp *Response) *Error {
 // last response whatever its status. The error is an *Error when no
 // response came, or the Auth's own error.
 func (c *Client) Do(ctx context.Context, env Env, r *Request) (*Response, error) {
-	env = env.withDefaults()
 	resp, req, err := c.send(ctx, env, r)
 	if err != nil || resp.Status != http.StatusUnauthorized || r.NoAuth || c.Auth == nil || req == nil || !c.Auth.Renew(req) {
 		return resp, err
 	}
-	env.Log.Info(c.Name+": credentials rejected, signing in again", "method", r.Method, "path", r.Path)
+	env.Logger().Info(c.Name+": credentials rejected, signing in again", "method", r.Method, "path", r.Path)
 	resp, _, err = c.send(ctx, env, r)
 	return resp, err
 }
@@ -245,7 +252,7 @@ func (c *Client) send(ctx context.Context, env Env, r *Request) (*Response, *htt
 		if retry {
 			args = append(args, "retry_in", wait)
 		}
-		env.Log.Debug(c.Name+": request", args...)
+		env.Logger().Debug(c.Name+": request", args...)
 		if !retry {
 			return resp, req, err
 		}
@@ -279,7 +286,7 @@ func (c *Client) retryWait(ctx context.Context, env Env, r *Request, resp *Respo
 			return 0, false
 		}
 		wait = c.backoff(attempt)
-		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), env.Now()); ok {
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), env.Time()); ok {
 			if d > c.Policy.MaxRetryAfter {
 				return 0, false
 			}
