@@ -32,6 +32,8 @@ func decodeJSON(b []byte) (any, error) {
 
 // encodeJSON writes v, a value produced by FromLua, as compact JSON with
 // object keys sorted. It fails once the output would pass limit bytes.
+// encodeLuaJSON writes a Lua value the same way without converting it
+// first.
 //
 // Integral floats beyond 2^53 are written in exponent form ("1e+20"), so that
 // decoding the output gives a number again rather than an integer literal
@@ -41,80 +43,88 @@ func encodeJSON(v any, limit int) ([]byte, error) {
 	if err := e.value(v); err != nil {
 		return nil, err
 	}
-	return e.buf.Bytes(), nil
+	return e.buf, nil
 }
 
 type jsonEncoder struct {
-	buf   bytes.Buffer
+	buf   []byte
 	limit int
 }
 
 func (e *jsonEncoder) value(v any) error {
 	switch x := v.(type) {
 	case nil:
-		e.buf.WriteString("null")
+		e.buf = append(e.buf, "null"...)
 	case bool:
-		e.buf.WriteString(strconv.FormatBool(x))
+		e.buf = strconv.AppendBool(e.buf, x)
 	case int64:
-		e.buf.WriteString(strconv.FormatInt(x, 10))
+		e.buf = strconv.AppendInt(e.buf, x, 10)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("cannot encode %v: JSON has no NaN or infinity", x)
+		var err error
+		if e.buf, err = appendJSONFloat(e.buf, x); err != nil {
+			return err
 		}
-		format := byte('g')
-		if x == math.Trunc(x) && math.Abs(x) <= maxExactInt {
-			format = 'f'
-		} else if x == math.Trunc(x) {
-			format = 'e'
-		}
-		e.buf.WriteString(strconv.FormatFloat(x, format, -1, 64))
 	case string:
-		e.string(x)
+		e.buf = appendJSONString(e.buf, x)
 	case []any:
-		e.buf.WriteByte('[')
+		e.buf = append(e.buf, '[')
 		for i, item := range x {
 			if i > 0 {
-				e.buf.WriteByte(',')
+				e.buf = append(e.buf, ',')
 			}
 			if err := e.value(item); err != nil {
 				return err
 			}
 		}
-		e.buf.WriteByte(']')
+		e.buf = append(e.buf, ']')
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		e.buf.WriteByte('{')
+		e.buf = append(e.buf, '{')
 		for i, k := range keys {
 			if i > 0 {
-				e.buf.WriteByte(',')
+				e.buf = append(e.buf, ',')
 			}
-			e.string(k)
-			e.buf.WriteByte(':')
+			e.buf = appendJSONString(e.buf, k)
+			e.buf = append(e.buf, ':')
 			if err := e.value(x[k]); err != nil {
 				return err
 			}
 		}
-		e.buf.WriteByte('}')
+		e.buf = append(e.buf, '}')
 	default:
 		return fmt.Errorf("cannot encode a Go %T", v)
 	}
-	if e.buf.Len() > e.limit {
+	if len(e.buf) > e.limit {
 		return fmt.Errorf("json.encode: output %w of %d bytes", errTooLarge, e.limit)
 	}
 	return nil
 }
 
-// string writes s as a JSON string. Unlike json.Marshal it leaves <, > and &
-// alone: the output goes to APIs and logs, not into HTML. Invalid UTF-8 is
-// replaced by U+FFFD, as encoding/json does.
-func (e *jsonEncoder) string(s string) {
+// appendJSONFloat writes a number that is not an integer of magnitude at
+// most 2^53 (those are written as integers).
+func appendJSONFloat(b []byte, x float64) ([]byte, error) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return b, fmt.Errorf("cannot encode %v: JSON has no NaN or infinity", x)
+	}
+	format := byte('g')
+	if x == math.Trunc(x) && math.Abs(x) <= maxExactInt {
+		format = 'f'
+	} else if x == math.Trunc(x) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, x, format, -1, 64), nil
+}
+
+// appendJSONString writes s as a JSON string. Unlike json.Marshal it leaves
+// <, > and & alone: the output goes to APIs and logs, not into HTML. Invalid
+// UTF-8 is replaced by U+FFFD, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b := &e.buf
-	b.WriteByte('"')
+	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -123,21 +133,19 @@ func (e *jsonEncoder) string(s string) {
 				i++
 				continue
 			}
-			b.WriteString(s[start:i])
+			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
+				b = append(b, '\\', c)
 			case '\n':
-				b.WriteString(`\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				b.WriteString(`\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				b.WriteString(`\t`)
+				b = append(b, `\t`...)
 			default:
-				b.WriteString(`\u00`)
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&0xf])
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4], hex[c&0xf])
 			}
 			i++
 			start = i
@@ -145,23 +153,23 @@ func (e *jsonEncoder) string(s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
 			i += size
 			start = i
 			continue
 		}
 		// U+2028 and U+2029 break JavaScript string literals.
 		if r == '\u2028' || r == '\u2029' {
-			b.WriteString(s[start:i])
-			b.WriteString(`\u202`)
-			b.WriteByte(hex[r&0xf])
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
 			i += size
 			start = i
 			continue
 		}
 		i += size
 	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

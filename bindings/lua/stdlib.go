@@ -125,11 +125,7 @@ func (st *state) logAt(name string, level slog.Level) glua.LGFunction {
 }
 
 func (st *state) jsonEncode(L *glua.LState) int {
-	v, err := FromLua(L.Get(1))
-	if err != nil {
-		argError(L, "json.encode", "%v", err)
-	}
-	b, err := encodeJSON(v, st.rt.opts.MaxStringBytes)
+	b, err := encodeLuaJSON(L.Get(1), st.rt.opts.MaxStringBytes)
 	if err != nil {
 		argError(L, "json.encode", "%v", err)
 	}
@@ -139,11 +135,11 @@ func (st *state) jsonEncode(L *glua.LState) int {
 
 func (st *state) jsonDecode(L *glua.LState) int {
 	s := L.CheckString(1)
-	v, err := decodeJSON([]byte(s))
+	v, err := decodeLuaJSON([]byte(s))
 	if err != nil {
 		argError(L, "json.decode", "invalid JSON: %v", err)
 	}
-	L.Push(ToLua(L, v))
+	L.Push(v)
 	return 1
 }
 
@@ -396,11 +392,7 @@ func (st *state) callPlugin(L *glua.LState) int {
 	plugin := string(L.Get(glua.UpvalueIndex(1)).(glua.LString))
 	fn := string(L.Get(glua.UpvalueIndex(2)).(glua.LString))
 	where := "plugins." + plugin + "." + fn
-	v, err := FromLua(L.Get(1))
-	if err != nil {
-		argError(L, where, "%v", err)
-	}
-	in, err := encodeJSON(v, st.rt.opts.MaxStringBytes)
+	in, err := encodeLuaJSON(L.Get(1), st.rt.opts.MaxStringBytes)
 	if err != nil {
 		argError(L, where, "%v", err)
 	}
@@ -411,10 +403,10 @@ func (st *state) callPlugin(L *glua.LState) int {
 	if len(out) > st.rt.opts.MaxStringBytes {
 		argError(L, where, "the plugin's answer %v of %d bytes", errTooLarge, st.rt.opts.MaxStringBytes)
 	}
-	res, err := decodeJSON(out)
+	res, err := decodeLuaJSON(out)
 	if err != nil {
 		argError(L, where, "the plugin answered with invalid JSON: %v", err)
 	}
-	L.Push(ToLua(L, res))
+	L.Push(res)
 	return 1
 }

@@ -144,11 +144,11 @@ func viaJSON(L *glua.LState, v any) glua.LValue {
 	if err != nil {
 		return glua.LString(fmt.Sprint(v))
 	}
-	decoded, err := decodeJSON(b)
+	decoded, err := decodeLuaJSON(b)
 	if err != nil {
 		return glua.LString(fmt.Sprint(v))
 	}
-	return ToLua(L, decoded)
+	return decoded
 }
 
 func intToLua(n int64) glua.LValue {
@@ -268,19 +268,7 @@ func (c *converter) table(t *glua.LTable, depth int) (any, error) {
 	c.path = append(c.path, t)
 	defer func() { c.path = c.path[:len(c.path)-1] }()
 
-	count, maxKey, isArray := 0, 0, true
-	t.ForEach(func(k, _ glua.LValue) {
-		count++
-		if !isArray {
-			return
-		}
-		n, ok := k.(glua.LNumber)
-		if !ok || float64(n) != math.Trunc(float64(n)) || n < 1 || float64(n) > math.MaxInt32 {
-			isArray = false
-			return
-		}
-		maxKey = max(maxKey, int(n))
-	})
+	count, maxKey, isArray := tableKind(t)
 	if count == 0 {
 		if t.Metatable == arrayMeta {
 			return []any{}, nil
