@@ -32,8 +32,6 @@ type Provider struct {
 	// names. Config loading accepts them with a warning naming goshawk's
 	// key; OpenAsset accepts them as they are.
 	ConfigAliases map[string]string
-
-	index map[string]*Spec
 }
 
 // IngestSpec declares that a provider ingests containers, and how the engine drives it.
@@ -180,7 +178,6 @@ func (r *Registry) Register(p *Provider) error {
 	if err := checkIngest(p, index); err != nil {
 		return err
 	}
-	p.index = index
 	r.byName[p.Name] = p
 	return nil
 }
