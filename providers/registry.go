@@ -47,15 +47,17 @@ type IngestSpec struct {
 // and to each of its Aliases in either form, so a playbook ported from
 // SOAR or Swimlane names actions as it did there.
 func (p *Provider) Action(name string) (*Spec, bool) {
+	for i := range p.Actions {
+		if p.Actions[i].Name == name {
+			return &p.Actions[i], true
+		}
+	}
 	want := ActionKey(name)
 	for i := range p.Actions {
 		s := &p.Actions[i]
-		if s.Name == name || ActionKey(s.Name) == want {
+		if ActionKey(s.Name) == want {
 			return s, true
 		}
-	}
-	for i := range p.Actions {
-		s := &p.Actions[i]
 		for _, a := range s.Aliases {
 			if ActionKey(a) == want {
 				return s, true
