@@ -115,8 +115,9 @@ sandboxed code.
 
 The config file is --config, else $GOSHAWK_CONFIG, else ./goshawk.yaml.
 Global flags (--config, --log-format, -v) go before or after the command.
-Only the commands that open an asset (act, poll, run, serve, demo) need its
-secrets in the environment.
+Secrets are needed only where an asset is opened: act and poll need those
+of the asset they name, run and serve those of every configured asset;
+runs, containers, container, actions, validate, test and prune need none.
 
 Exit codes: 0 success, 1 an action, run or validation failed, 2 usage or
 config error.`
@@ -165,9 +166,11 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.runsCommand(),
 		a.validateCommand(),
+		a.testCommand(),
 		a.serveCommand(),
 		a.demoCommand(),
 		a.emulateCommand(),
+		a.pruneCommand(),
 		a.versionCommand(),
 	)
 	root.SetOut(a.stdout)

@@ -49,8 +49,9 @@ An on_poll playbook runs on a stored container: --container ID gives it as
 the script's container (goshawk containers lists them); the container must
 come from the playbook's on_poll asset.
 
-Opens the assets, so the secrets of the assets the playbook uses must be in
-the environment. Exits 1 when the run does not succeed, 2 on bad input.`,
+Opens every configured asset, so all their secrets must be in the
+environment; a missing one is named with its asset. Exits 1 when the run
+does not succeed, 2 on bad input.`,
 		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json\n  goshawk run poll_triage --container 12",
 		Args:    argsBetween(1, -1),
 		RunE: body(func(ctx context.Context, pos []string) int {
@@ -152,9 +153,10 @@ func checkRunContainer(ctx context.Context, h *host.Host, req *runner.Request, i
 }
 
 type runsFlags struct {
-	asJSON   bool
-	playbook string
-	limit    int
+	asJSON                    bool
+	playbook, status, trigger string
+	since, until              string
+	limit                     int
 }
 
 func (a *app) runsCommand() *cobra.Command {
@@ -163,9 +165,13 @@ func (a *app) runsCommand() *cobra.Command {
 		Use:   "runs",
 		Short: "run history (runs show ID: one run record)",
 		Long: `List recorded runs, newest first: id, playbook, version, trigger, status,
-number of steps and start time. goshawk runs show ID prints one run record.
+number of steps and start time. The filters combine: --playbook, --status
+(running, success, failed, timeout, interrupted), --trigger (manual, webhook,
+schedule, every, on_poll, test), and --since and --until on the start time,
+each an RFC 3339 time (2024-03-04T10:00:00Z), a date (2024-03-04, midnight
+UTC) or an age (90m, 24h, 7d). goshawk runs show ID prints one run record.
 Reads only the store: needs no secrets.`,
-		Example: "  goshawk runs\n  goshawk runs --playbook hunt_enrich_post --limit 10\n  goshawk runs show 42 --json",
+		Example: "  goshawk runs\n  goshawk runs --status failed --since 24h\n  goshawk runs --playbook hunt_enrich_post --trigger webhook --limit 10\n  goshawk runs --since 2024-03-01 --until 2024-03-04 --json\n  goshawk runs show 42 --json",
 		Args:    argsBetween(0, 0),
 		RunE: body(func(ctx context.Context, _ []string) int {
 			return cmdRuns(ctx, a, f)
@@ -173,8 +179,12 @@ Reads only the store: needs no secrets.`,
 	}
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&f.playbook, "playbook", "", "only runs of this playbook")
-	c.Flags().IntVar(&f.limit, "limit", 50, "at most N runs")
-	c.AddCommand(a.runsShowCommand())
+	c.Flags().StringVar(&f.status, "status", "", "only runs with this status: "+strings.Join(store.RunStatuses, ", "))
+	c.Flags().StringVar(&f.trigger, "trigger", "", "only runs started by this trigger: "+strings.Join(store.RunTriggers, ", "))
+	c.Flags().StringVar(&f.since, "since", "", "only runs started at or after this time, date or age (24h, 7d)")
+	c.Flags().StringVar(&f.until, "until", "", "only runs started before this time, date or age")
+	c.Flags().IntVar(&f.limit, "limit", 50, "at most N runs, newest first")
+	c.AddCommand(a.runsShowCommand(), a.runsSaveCommand())
 	return c
 }
 
@@ -222,12 +232,16 @@ func cmdRuns(ctx context.Context, a *app, f runsFlags) int {
 	if f.limit < 1 {
 		return a.fail(usagef("--limit must be positive, got %d", f.limit))
 	}
+	q, err := f.query(time.Now())
+	if err != nil {
+		return a.fail(usageError{err})
+	}
 	st, code := a.openConfiguredStore(ctx)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	runs, err := st.ListRuns(ctx, store.RunQuery{Playbook: f.playbook, Limit: f.limit})
+	runs, err := st.ListRuns(ctx, q)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -242,9 +256,47 @@ func cmdRuns(ctx context.Context, a *app, f runsFlags) int {
 		fmt.Fprintf(a.stdout, "%-6d %-20s %-12s %-10s %-12s %d steps  %s\n", r.ID, r.Playbook, r.Version, r.Trigger, r.Status, len(r.Steps), r.Started.Format(time.RFC3339))
 	}
 	if len(runs) == 0 {
-		fmt.Fprintln(a.stdout, "no runs yet: try goshawk run PLAYBOOK")
+		if filters := f.filters(); filters != "" {
+			fmt.Fprintf(a.stdout, "No runs match %s\n", filters)
+		} else {
+			fmt.Fprintln(a.stdout, "no runs yet: try goshawk run PLAYBOOK")
+		}
 	}
 	return exitOK
+}
+
+// query is the store query of the flags; a bad value is an error that
+// names its flag and the values it takes.
+func (f runsFlags) query(now time.Time) (store.RunQuery, error) {
+	q := store.RunQuery{Playbook: f.playbook, Status: f.status, Trigger: f.trigger, Limit: f.limit}
+	var err error
+	if f.since != "" {
+		if q.Since, err = store.ParseTimeFilter("--since", f.since, now); err != nil {
+			return q, err
+		}
+	}
+	if f.until != "" {
+		if q.Until, err = store.ParseTimeFilter("--until", f.until, now); err != nil {
+			return q, err
+		}
+	}
+	if err := q.Check(); err != nil {
+		return q, fmt.Errorf("runs: %w", err)
+	}
+	return q, nil
+}
+
+// filters repeats the filter flags given, for "No runs match".
+func (f runsFlags) filters() string {
+	var parts []string
+	for _, fl := range []struct{ name, v string }{
+		{"--playbook", f.playbook}, {"--status", f.status}, {"--trigger", f.trigger}, {"--since", f.since}, {"--until", f.until},
+	} {
+		if fl.v != "" {
+			parts = append(parts, fl.name+" "+shellQuote(fl.v))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func jsonCompact(v any) (string, error) {
