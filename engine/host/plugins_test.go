@@ -101,6 +101,10 @@ func TestPluginThatHangsAtLoadLeavesTheWatcherWorking(t *testing.T) {
 func TestPlaybooksShowTheirPluginsErrors(t *testing.T) {
 	good := buildEcho(t)
 	hs := start(t, setup{
+		// A Go plugin starts its runtime when it loads, which takes a
+		// while under the race detector: the generous timeout bounds
+		// that, not the test.
+		config:  "plugin_limits:\n  echo: {timeout: 30s}\n",
 		plugins: map[string][]byte{"echo.wasm": good},
 		files:   map[string]string{"rep.yaml": "trigger: {webhook: true}\nplugins: [echo]\nlua: |\n  return plugins.echo.echo({ok = true})\n"},
 	})
