@@ -256,6 +256,24 @@ var hostFunctions = []hostFunction{
 		paramNames: []string{"level", "ptr", "len"},
 		fn:         hostLog,
 	},
+	{
+		name:       "json_valid",
+		sig:        signature{params: []api.ValueType{i32, i32}, results: []api.ValueType{i32}},
+		paramNames: []string{"ptr", "len"},
+		fn:         hostJSONValid,
+	},
+}
+
+// hostJSONValid is goshawk.json_valid(ptr, len) -> ok: 1 when the bytes are
+// one JSON value, else 0 (also for a buffer outside memory). It checks
+// natively what costs a Go plugin about 13 ns a byte to check itself; the
+// Go kit calls it on every json.RawMessage result.
+func hostJSONValid(_ context.Context, mod api.Module, stack []uint64) {
+	b, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
+	stack[0] = 0
+	if ok && jsonvalid.Valid(b) {
+		stack[0] = 1
+	}
 }
 
 func findHostFunction(name string) (hostFunction, bool) {
@@ -295,8 +313,10 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 type callScope struct {
 	ctx      context.Context
 	deadline time.Time
-	log      *slog.Logger
-	plugin   string
+	// yielded is when the call last left its CPU to other goroutines.
+	yielded time.Time
+	log     *slog.Logger
+	plugin  string
 	// logLimit bounds what one call may log; the rest is counted in
 	// dropped and reported in one line when the call ends.
 	logLimit                   logLimit
@@ -330,12 +350,18 @@ func hostFuel(ctx context.Context, stack []uint64) {
 			panic(err)
 		}
 	}
-	if time.Now().After(scope.deadline) {
+	now := time.Now()
+	if now.After(scope.deadline) {
 		panic(errDeadline)
 	}
 	// Compiled guest code is never preempted; this is where the guest
-	// leaves its CPU to the rest of the process.
-	runtime.Gosched()
+	// leaves its CPU to the rest of the process. After a host call the
+	// guest comes here at once, so this happens at most once a
+	// millisecond.
+	if now.Sub(scope.yielded) >= time.Millisecond {
+		scope.yielded = now
+		runtime.Gosched()
+	}
 	stack[0] = fuelSlice
 }
 

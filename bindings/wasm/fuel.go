@@ -28,12 +28,16 @@ import (
 //     subtracts the number of instructions up to the next checkpoint from
 //     the fuel and, when the fuel is used up, calls the fuel import;
 //   - before each bulk memory or table instruction, a charge in proportion
-//     to its length, and a checkpoint after it.
+//     to its length, and a checkpoint after it;
+//   - after each call of a host function (an import: WASI or goshawk), an
+//     instruction that empties the fuel, since the host's work is not
+//     counted in instructions: the next checkpoint visits the host, which
+//     reads the clock.
 //
 // The fuel import runs in Go, on the guest's own goroutine: it ends the
 // call when the deadline has passed or the caller has given up, lets the
-// Go scheduler run other goroutines (runtime.Gosched), and refills the
-// fuel. A refill is fuelSlice instructions, a few milliseconds of guest
+// Go scheduler run other goroutines (runtime.Gosched, at most once a
+// millisecond), and refills the fuel. A refill is fuelSlice instructions, a few milliseconds of guest
 // work, so a call overruns its deadline by at most about that much, and
 // the guest leaves the CPU to the rest of the process that often, however
 // many guests run at once and however few CPUs there are.
@@ -739,6 +743,13 @@ func (w *rewriter) body(out, code []byte) ([]byte, error) {
 				return nil, err
 			}
 			out = appendULEB(append(out, op), uint64(idx))
+			if op == opcodeCall && idx-1 < w.importedFuncs {
+				// A host function's work isn't counted in instructions:
+				// the next checkpoint visits the host, which reads the
+				// clock.
+				out = append(out, opcodeI32Const, 0)
+				out = appendULEB(append(out, opcodeGlobalSet), uint64(w.fuel))
+			}
 			continue
 		case opcodeGlobalGet, opcodeGlobalSet:
 			g, err := r.u32()

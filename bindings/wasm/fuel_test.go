@@ -265,6 +265,29 @@ func TestFuelIsChargedForBulkMemory(t *testing.T) {
 	}
 }
 
+// TestHostCallsDoNotOutrunTheDeadline: a host function's work is not
+// counted in instructions, so a loop of a few instructions around a slow
+// host call (random_get of a megabyte) would use up its fuel only after
+// hours. The host reads the clock after every host call.
+func TestHostCallsDoNotOutrunTheDeadline(t *testing.T) {
+	randomGet := wasmImport{"wasi_snapshot_preview1", "random_get", wasmType{[]byte{wI32, wI32}, []byte{wI32}}}
+	// spin fills the first megabyte with random bytes, forever. The
+	// import is function 0, so spinModule's own functions move up by one.
+	body := []byte{opLoop, blockEmpty, opI32Const, 0, opI32Const, 0x80, 0x80, 0xc0, 0x00, opCall, 0, opDrop, opBr, 0, opEnd, opI64Const, 0}
+	m := spinModule(body, nil)
+	m.imports = []wasmImport{randomGet}
+	m.pages = 16
+	h := newTestHost(t, Options{Default: Limits{Timeout: 50 * time.Millisecond}})
+	if err := h.Load(ctx, writePlugin(t, "spinner", m.encode())); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	within(t, "a call looping on random_get", func() { _, err = h.Call(ctx, "spinner", "spin", nil, nil) })
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("spin = %v, want ErrTimeout", err)
+	}
+}
+
 // bareModule has no global section and carries two custom sections: DWARF,
 // which the rewriter drops, and another, which it keeps. Its function f
 // returns 7.

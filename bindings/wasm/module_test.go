@@ -56,6 +56,8 @@ type wasmModule struct {
 	// start is one more than the index in funcs of the start function; 0
 	// means none.
 	start int
+	// pages is the memory's size, in 64 KiB pages; 0 means one.
+	pages uint32
 }
 
 func uleb(v uint64) []byte {
@@ -138,7 +140,7 @@ func (m wasmModule) encode() []byte {
 		out = append(out, section(2, vec(imports...))...)
 	}
 	out = append(out, section(3, vec(funcs...))...)
-	out = append(out, section(5, vec([]byte{0x00, 0x01}))...)
+	out = append(out, section(5, vec(append([]byte{0x00}, uleb(uint64(max(m.pages, 1)))...)))...)
 	global := append([]byte{wI32, 0x01, opI32Const}, sleb(4096)...)
 	out = append(out, section(6, vec(append(global, opEnd)))...)
 	out = append(out, section(7, vec(exports...))...)
@@ -263,7 +265,7 @@ func TestImportsAreChecked(t *testing.T) {
 		{"log is allowed", []wasmImport{{"goshawk", "log", log}}, ""},
 		{"wasi is allowed", []wasmImport{{"wasi_snapshot_preview1", "random_get", wasmType{[]byte{wI32, wI32}, []byte{wI32}}}}, ""},
 		{"unknown module", []wasmImport{{"env", "abort", wasmType{}}}, "imports env.abort; a plugin may import only from wasi_snapshot_preview1 and goshawk"},
-		{"unknown host function", []wasmImport{{"goshawk", "http_get", tFree}}, "imports goshawk.http_get, which this host does not provide (it provides goshawk.log)"},
+		{"unknown host function", []wasmImport{{"goshawk", "http_get", tFree}}, "imports goshawk.http_get, which this host does not provide (it provides goshawk.log, goshawk.json_valid)"},
 		{"wrong log type", []wasmImport{{"goshawk", "log", tFree}}, "imports goshawk.log with type (i32, i32) -> (), want (i32, i32, i32) -> ()"},
 	}
 	for _, tt := range tests {

@@ -178,7 +178,8 @@ func (inst *instance) bind(names []string) error {
 // timeout passes or ctx ends, and log to log. The caller must call end once
 // those calls are over.
 func (inst *instance) begin(ctx context.Context, log *slog.Logger, plugin string, timeout time.Duration) {
-	inst.scope = callScope{ctx: ctx, log: log, plugin: plugin, deadline: time.Now().Add(timeout)}
+	now := time.Now()
+	inst.scope = callScope{ctx: ctx, log: log, plugin: plugin, deadline: now.Add(timeout), yielded: now}
 }
 
 // end clears the scope, so the instance holds nothing of the call.

@@ -36,12 +36,23 @@ func pin(b []byte) uint32 {
 	ptr := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 	pinnedMu.Lock()
 	pinned[ptr] = b
+	lastPtr, lastBuf = ptr, b
 	pinnedMu.Unlock()
 	return ptr
 }
 
+// last is the buffer pinned last: the host allocates one input buffer and
+// passes it to call after call, so lookup finds it without the map.
+var (
+	lastPtr uint32
+	lastBuf []byte
+)
+
 // lookup returns the first size bytes of the pinned buffer at ptr.
 func lookup(ptr, size uint32) ([]byte, bool) {
+	if ptr == lastPtr && ptr != 0 && uint64(size) <= uint64(cap(lastBuf)) {
+		return lastBuf[:size], true
+	}
 	pinnedMu.Lock()
 	b, ok := pinned[ptr]
 	pinnedMu.Unlock()
@@ -55,6 +66,9 @@ func lookup(ptr, size uint32) ([]byte, bool) {
 func release(ptr uint32) {
 	pinnedMu.Lock()
 	delete(pinned, ptr)
+	if ptr == lastPtr {
+		lastPtr, lastBuf = 0, nil
+	}
 	pinnedMu.Unlock()
 }
 

@@ -35,8 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-
-	"github.com/goshawk/goshawk/bindings/wasm/internal/jsonvalid"
 )
 
 // Func is the shape of a plugin function: it receives the caller's JSON
@@ -197,7 +195,7 @@ func envelope(prefix string, v any) ([]byte, error) {
 			outBuf.WriteString("null")
 			break
 		}
-		if !jsonvalid.Valid(v) {
+		if !validJSON(v) {
 			// The standard encoder explains what is wrong with it.
 			_, err := json.Marshal(v)
 			if err == nil {
