@@ -1,6 +1,8 @@
 // Package wasmbuild compiles a Go plugin (a main package using the pdk) to
-// a WASI reactor module with the Go toolchain. The demo and the tests use
-// it to build plugins from source, so no binary module is ever committed.
+// a WASI reactor module with the Go toolchain. The tests use it to build
+// plugins from source. The one committed module, the reputation plugin the
+// goshawk binary embeds for its demo, is checked by a test that rebuilds it
+// with this package and compares the bytes.
 package wasmbuild
 
 import (
