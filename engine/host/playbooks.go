@@ -61,7 +61,7 @@ func (h *Host) loadPlaybooks() {
 				continue
 			}
 			if d := names.Claim(r.pb); d != nil {
-				results[i].pb, results[i].err = nil, d
+				results[i].pb, results[i].err = nil, playbook.Error([]playbook.Diagnostic{*d})
 				if old != nil && names.Claim(old) != nil {
 					results[i].lost = true
 				}

@@ -34,7 +34,7 @@ func TestNewFileCannotTakeAServedPlaybooksName(t *testing.T) {
 		t.Fatalf("the refused newcomer is listed with a version: %+v", dup)
 	}
 	if len(dup.Diagnostics) != 1 || filepath.Base(dup.Diagnostics[0].File) != "aa_dup.yaml" || dup.Diagnostics[0].Line != 2 || dup.Diagnostics[0].Col != 7 {
-		t.Fatalf("the newcomer's diagnostics: %+v", dup.Diagnostics)
+		t.Fatalf("the newcomer's diagnostics: %#v", dup.Diagnostics)
 	}
 	if info := hs.playbook("other"); info.LastError != "" || info.Version != served.Version || info.File != "other.yaml" {
 		t.Fatalf("the served playbook changed or got the newcomer's error: %+v", info)
