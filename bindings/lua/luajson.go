@@ -22,11 +22,23 @@ import (
 // encodeLuaJSON is encodeJSON(FromLua(v)) in one pass: the same output, and
 // the same errors (a value FromLua refuses, NaN, the output limit).
 func encodeLuaJSON(v glua.LValue, limit int) ([]byte, error) {
-	e := luaEncoder{limit: limit}
-	if err := e.value(v, 0); err != nil {
+	var e luaEncoder
+	return e.encode(nil, v, limit)
+}
+
+// encode appends v to buf. Its scratch space is kept between values.
+func (e *luaEncoder) encode(buf []byte, v glua.LValue, limit int) ([]byte, error) {
+	e.buf, e.limit, e.nodes = buf, limit, 0
+	err := e.value(v, 0)
+	out := e.buf
+	e.buf = nil
+	if cap(e.pairs) > maxKeptScratch {
+		e.pairs = nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	return e.buf, nil
+	return out, nil
 }
 
 type luaEncoder struct {
@@ -35,15 +47,9 @@ type luaEncoder struct {
 	// path and nodes are FromLua's cycle check and value budget.
 	path  []*glua.LTable
 	nodes int
-	// members is scratch space for the members of the objects being
-	// written, shared by all levels as a stack.
-	members []member
-}
-
-type member struct {
-	key   string
-	value glua.LValue
-	order int
+	// pairs holds the entries of the objects being written, shared by all
+	// levels as a stack.
+	pairs []pair
 }
 
 func (e *luaEncoder) value(v glua.LValue, depth int) error {
@@ -90,18 +96,24 @@ func (e *luaEncoder) table(t *glua.LTable, depth int) error {
 	e.path = append(e.path, t)
 	defer func() { e.path = e.path[:len(e.path)-1] }()
 
-	count, maxKey, isArray := tableKind(t)
-	if count == 0 {
+	base := len(e.pairs)
+	defer func() {
+		clear(e.pairs[base:])
+		e.pairs = e.pairs[:base]
+	}()
+	var kind tableKind
+	e.pairs, kind = scanTable(t, e.pairs)
+	switch kind.form {
+	case emptyTable:
 		if t.Metatable == arrayMeta {
 			e.buf = append(e.buf, "[]"...)
 		} else {
 			e.buf = append(e.buf, "{}"...)
 		}
 		return nil
-	}
-	if isArray && maxKey == count {
+	case arrayTable:
 		e.buf = append(e.buf, '[')
-		for i := 1; i <= count; i++ {
+		for i := 1; i <= kind.count; i++ {
 			if i > 1 {
 				e.buf = append(e.buf, ',')
 			}
@@ -114,61 +126,97 @@ func (e *luaEncoder) table(t *glua.LTable, depth int) error {
 	}
 	// An object: its keys as FromLua writes them, sorted. Two keys that
 	// write the same ("1" and 1) keep the later one, as FromLua's map does.
-	base := len(e.members)
-	defer func() {
-		clear(e.members[base:])
-		e.members = e.members[:base]
-	}()
-	var err error
-	t.ForEach(func(k, v glua.LValue) {
+	ms := e.pairs[base:]
+	for i := range ms {
+		key, err := objectKey(ms[i].key)
 		if err != nil {
-			return
+			return err
 		}
-		var key string
-		switch kk := k.(type) {
-		case glua.LString:
-			key = string(kk)
-		case glua.LNumber:
-			key = kk.String()
-		default:
-			err = fmt.Errorf("table key of type %s cannot be converted; use string or number keys", k.Type())
-			return
-		}
-		e.members = append(e.members, member{key, v, len(e.members)})
-	})
-	if err != nil {
-		return err
+		ms[i].name, ms[i].order = key, i
 	}
-	ms := e.members[base:]
-	slices.SortFunc(ms, func(a, b member) int {
-		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.order, b.order))
+	slices.SortFunc(ms, func(a, b pair) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.order, b.order))
 	})
 	e.buf = append(e.buf, '{')
 	first := true
 	for i, m := range ms {
-		if i+1 < len(ms) && ms[i+1].key == m.key {
+		if i+1 < len(ms) && ms[i+1].name == m.name {
 			continue
 		}
 		if !first {
 			e.buf = append(e.buf, ',')
 		}
 		first = false
-		e.buf = appendJSONString(e.buf, m.key)
+		e.buf = appendJSONString(e.buf, m.name)
 		e.buf = append(e.buf, ':')
 		if err := e.value(m.value, depth+1); err != nil {
-			return fmt.Errorf("%s: %w", m.key, err)
+			return fmt.Errorf("%s: %w", m.name, err)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
 }
 
-// tableKind counts t's entries and tells whether all its keys are whole
-// numbers from 1 up, and the largest.
-func tableKind(t *glua.LTable) (count, maxKey int, isArray bool) {
-	isArray = true
-	t.ForEach(func(k, _ glua.LValue) {
-		count++
+// objectKey is the name of a table key in an object, as FromLua writes it.
+func objectKey(k glua.LValue) (string, error) {
+	switch kk := k.(type) {
+	case glua.LString:
+		return string(kk), nil
+	case glua.LNumber:
+		f := float64(kk)
+		if f == math.Trunc(f) && math.Abs(f) < 1<<62 {
+			return strconv.FormatInt(int64(f), 10), nil
+		}
+		return kk.String(), nil
+	}
+	return "", fmt.Errorf("table key of type %s cannot be converted; use string or number keys", k.Type())
+}
+
+// pair is one entry of a table being converted.
+type pair struct {
+	key, value glua.LValue
+	// name and order are the key as written and the entry's place in the
+	// table's iteration, for sorting.
+	name  string
+	order int
+}
+
+type tableForm int
+
+const (
+	emptyTable  tableForm = iota
+	arrayTable            // keys exactly 1..count
+	objectTable           // any other keys
+)
+
+type tableKind struct {
+	form  tableForm
+	count int
+}
+
+// scanTable classifies t as FromLua does and, for an object, appends its
+// entries to pairs. An array is read with RawGetInt instead. A table whose
+// keys all sit in its array part is classified without iterating it, which
+// would allocate for each key.
+func scanTable(t *glua.LTable, pairs []pair) ([]pair, tableKind) {
+	if shape, ok := shapeOf(t); ok && shape.strings == 0 && shape.others == 0 {
+		count, last := 0, 0
+		for i := 1; i <= shape.array; i++ {
+			if t.RawGetInt(i) != glua.LNil {
+				count, last = count+1, i
+			}
+		}
+		switch {
+		case count == 0:
+			return pairs, tableKind{emptyTable, 0}
+		case count == last:
+			return pairs, tableKind{arrayTable, count}
+		}
+	}
+	base := len(pairs)
+	maxKey, isArray := 0, true
+	t.ForEach(func(k, v glua.LValue) {
+		pairs = append(pairs, pair{key: k, value: v})
 		if !isArray {
 			return
 		}
@@ -179,31 +227,54 @@ func tableKind(t *glua.LTable) (count, maxKey int, isArray bool) {
 		}
 		maxKey = max(maxKey, int(n))
 	})
-	return count, maxKey, isArray
+	count := len(pairs) - base
+	switch {
+	case count == 0:
+		return pairs, tableKind{emptyTable, 0}
+	case isArray && maxKey == count:
+		clear(pairs[base:])
+		return pairs[:base], tableKind{arrayTable, count}
+	}
+	return pairs, tableKind{objectTable, count}
 }
 
 // decodeLuaJSON is ToLua(decodeJSON(b)) in one pass: the same Lua values
 // (numbers kept exact, arrays marked, a null member left out) and the same
 // errors, with object members set in the order of the document.
 func decodeLuaJSON(b []byte) (glua.LValue, error) {
+	var d luaDecoder
+	return d.decode(b)
+}
+
+// luaDecoder reads JSON into Lua values. Its scratch space is kept between
+// documents.
+type luaDecoder struct {
+	b []byte
+	i int
+	// values and keys hold the items and members of the arrays and
+	// objects being read, so each table is made once, at its size.
+	values []glua.LValue
+	keys   []string
+}
+
+func (d *luaDecoder) decode(b []byte) (glua.LValue, error) {
 	if !json.Valid(b) {
 		if _, err := decodeJSON(b); err != nil {
 			return nil, err
 		}
 		return nil, errors.New("invalid JSON")
 	}
-	d := luaDecoder{b: b}
-	return d.value(), nil
+	d.b, d.i = b, 0
+	v := d.value()
+	d.b = nil
+	if cap(d.values) > maxKeptScratch || cap(d.keys) > maxKeptScratch {
+		d.values, d.keys = nil, nil
+	}
+	return v, nil
 }
 
-// luaDecoder reads a document that json.Valid accepted.
-type luaDecoder struct {
-	b []byte
-	i int
-	// stack holds the items and members of the arrays and objects being
-	// read, so each table is made once, at its size.
-	stack []glua.LValue
-}
+// maxKeptScratch bounds the scratch entries kept between documents.
+const maxKeptScratch = 4096
 
 func (d *luaDecoder) space() {
 	for d.i < len(d.b) {
@@ -236,27 +307,47 @@ func (d *luaDecoder) value() glua.LValue {
 		return glua.LNil
 	}
 	start := d.i
+	integer := true
 	for d.i < len(d.b) {
 		switch c := d.b[d.i]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+		case c >= '0' && c <= '9', c == '-':
+			d.i++
+			continue
+		case c == '+', c == '.', c == 'e', c == 'E':
+			integer = false
 			d.i++
 			continue
 		}
 		break
 	}
-	return jsonNumberToLua(json.Number(d.b[start:d.i]))
+	lit := d.b[start:d.i]
+	if integer && len(lit) <= 15 {
+		// At most 15 digits: exact in a float64, no string needed.
+		n, neg := int64(0), lit[0] == '-'
+		if neg {
+			lit = lit[1:]
+		}
+		for _, c := range lit {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		return glua.LNumber(n)
+	}
+	return jsonNumberToLua(json.Number(lit))
 }
 
 func (d *luaDecoder) array() *glua.LTable {
 	d.i++ // [
-	base := len(d.stack)
+	base := len(d.values)
 	d.space()
 	if d.b[d.i] == ']' {
 		d.i++
 		return newArrayTable(0)
 	}
 	for {
-		d.stack = append(d.stack, d.value())
+		d.values = append(d.values, d.value())
 		d.space()
 		c := d.b[d.i]
 		d.i++
@@ -264,19 +355,19 @@ func (d *luaDecoder) array() *glua.LTable {
 			break
 		}
 	}
-	items := d.stack[base:]
+	items := d.values[base:]
 	t := newArrayTable(len(items))
 	for i, v := range items {
 		t.RawSetInt(i+1, v)
 	}
 	clear(items)
-	d.stack = d.stack[:base]
+	d.values = d.values[:base]
 	return t
 }
 
 func (d *luaDecoder) object() *glua.LTable {
 	d.i++ // {
-	base := len(d.stack)
+	base, kbase := len(d.values), len(d.keys)
 	d.space()
 	if d.b[d.i] == '}' {
 		d.i++
@@ -284,10 +375,10 @@ func (d *luaDecoder) object() *glua.LTable {
 	}
 	for {
 		d.space()
-		key := glua.LString(d.string())
+		d.keys = append(d.keys, d.string())
 		d.space()
 		d.i++ // :
-		d.stack = append(d.stack, key, d.value())
+		d.values = append(d.values, d.value())
 		d.space()
 		c := d.b[d.i]
 		d.i++
@@ -295,13 +386,14 @@ func (d *luaDecoder) object() *glua.LTable {
 			break
 		}
 	}
-	members := d.stack[base:]
-	t := newTable(0, len(members)/2)
-	for i := 0; i < len(members); i += 2 {
-		t.RawSetString(string(members[i].(glua.LString)), members[i+1])
+	keys, values := d.keys[kbase:], d.values[base:]
+	t := newTable(0, len(keys))
+	for i, k := range keys {
+		t.RawSetString(k, values[i])
 	}
-	clear(members)
-	d.stack = d.stack[:base]
+	clear(keys)
+	clear(values)
+	d.keys, d.values = d.keys[:kbase], d.values[:base]
 	return t
 }
 

@@ -204,7 +204,14 @@ type state struct {
 	runGlobals []string
 	runShape   tableShape
 	lent       []*pristine
+	// Scratch space of json.encode, json.decode and plugin calls.
+	jsonEnc luaEncoder
+	jsonDec luaDecoder
+	jsonBuf []byte
 }
+
+// maxKeptBuffer bounds the output buffer a state keeps for json.encode.
+const maxKeptBuffer = 64 << 10
 
 func (r *Runtime) newState() *state {
 	L := glua.NewState(glua.Options{

@@ -125,17 +125,20 @@ func (st *state) logAt(name string, level slog.Level) glua.LGFunction {
 }
 
 func (st *state) jsonEncode(L *glua.LState) int {
-	b, err := encodeLuaJSON(L.Get(1), st.rt.opts.MaxStringBytes)
+	b, err := st.jsonEnc.encode(st.jsonBuf[:0], L.Get(1), st.rt.opts.MaxStringBytes)
 	if err != nil {
 		argError(L, "json.encode", "%v", err)
 	}
 	L.Push(glua.LString(b))
+	if cap(b) <= maxKeptBuffer {
+		st.jsonBuf = b
+	}
 	return 1
 }
 
 func (st *state) jsonDecode(L *glua.LState) int {
 	s := L.CheckString(1)
-	v, err := decodeLuaJSON([]byte(s))
+	v, err := st.jsonDec.decode([]byte(s))
 	if err != nil {
 		argError(L, "json.decode", "invalid JSON: %v", err)
 	}
@@ -392,7 +395,7 @@ func (st *state) callPlugin(L *glua.LState) int {
 	plugin := string(L.Get(glua.UpvalueIndex(1)).(glua.LString))
 	fn := string(L.Get(glua.UpvalueIndex(2)).(glua.LString))
 	where := "plugins." + plugin + "." + fn
-	in, err := encodeLuaJSON(L.Get(1), st.rt.opts.MaxStringBytes)
+	in, err := st.jsonEnc.encode(nil, L.Get(1), st.rt.opts.MaxStringBytes)
 	if err != nil {
 		argError(L, where, "%v", err)
 	}
@@ -403,7 +406,7 @@ func (st *state) callPlugin(L *glua.LState) int {
 	if len(out) > st.rt.opts.MaxStringBytes {
 		argError(L, where, "the plugin's answer %v of %d bytes", errTooLarge, st.rt.opts.MaxStringBytes)
 	}
-	res, err := decodeLuaJSON(out)
+	res, err := st.jsonDec.decode(out)
 	if err != nil {
 		argError(L, where, "the plugin answered with invalid JSON: %v", err)
 	}

@@ -224,6 +224,9 @@ type converter struct {
 	// parents converts once per parent, so nesting {t, t} n deep is 2^n
 	// values; the budget stops that before it exhausts memory.
 	nodes int
+	// pairs holds the entries of the objects being converted, shared by
+	// all levels as a stack.
+	pairs []pair
 }
 
 // maxNodes bounds the values one conversion produces.
@@ -268,15 +271,21 @@ func (c *converter) table(t *glua.LTable, depth int) (any, error) {
 	c.path = append(c.path, t)
 	defer func() { c.path = c.path[:len(c.path)-1] }()
 
-	count, maxKey, isArray := tableKind(t)
-	if count == 0 {
+	base := len(c.pairs)
+	defer func() {
+		clear(c.pairs[base:])
+		c.pairs = c.pairs[:base]
+	}()
+	var kind tableKind
+	c.pairs, kind = scanTable(t, c.pairs)
+	switch kind.form {
+	case emptyTable:
 		if t.Metatable == arrayMeta {
 			return []any{}, nil
 		}
 		return map[string]any{}, nil
-	}
-	if isArray && maxKey == count {
-		out := make([]any, count)
+	case arrayTable:
+		out := make([]any, kind.count)
 		for i := range out {
 			e, err := c.value(t.RawGetInt(i+1), depth+1)
 			if err != nil {
@@ -286,31 +295,18 @@ func (c *converter) table(t *glua.LTable, depth int) (any, error) {
 		}
 		return out, nil
 	}
-	out := make(map[string]any, count)
-	var err error
-	t.ForEach(func(k, e glua.LValue) {
+	out := make(map[string]any, kind.count)
+	for i := base; i < len(c.pairs); i++ {
+		p := c.pairs[i]
+		key, err := objectKey(p.key)
 		if err != nil {
-			return
+			return nil, err
 		}
-		var key string
-		switch kk := k.(type) {
-		case glua.LString:
-			key = string(kk)
-		case glua.LNumber:
-			key = kk.String()
-		default:
-			err = fmt.Errorf("table key of type %s cannot be converted; use string or number keys", k.Type())
-			return
-		}
-		var ge any
-		if ge, err = c.value(e, depth+1); err != nil {
-			err = fmt.Errorf("%s: %w", key, err)
-			return
+		ge, err := c.value(p.value, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		out[key] = ge
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
