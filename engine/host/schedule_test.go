@@ -117,9 +117,9 @@ func TestOverlappingFiresRespectConcurrency(t *testing.T) {
 	}
 	clock.BlockUntil(1)
 	clock.Advance(time.Minute) // both jobs fire: one runs, one waits
-	eventually(t, "one run going and one waiting", func() bool {
+	eventually(t, "one run going and recorded, and one waiting", func() bool {
 		r, w := hs.h.Runner.Busy("blocker")
-		return r == 1 && w == 1
+		return r == 1 && w == 1 && running() == 1
 	})
 	for range 3 { // both fires still going: every later fire is skipped
 		clock.BlockUntil(1)
