@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -41,10 +40,10 @@ func cmdServe(ctx context.Context, a *app) int {
 	if err := cfg.RequireServe(); err != nil {
 		return a.configFail(err)
 	}
-	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
-	if errors.Is(err, host.ErrStore) {
-		return a.configFail(err) // a config problem: exit 2
+	if err := requireAssets(cfg); err != nil {
+		return a.fail(usageError{err})
 	}
+	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
 		return a.fail(err)
 	}
