@@ -131,14 +131,33 @@ func (st *state) step(s Step) {
 
 // resultTable converts an action result to Lua, the same shape as its JSON.
 func resultTable(L *glua.LState, res *providers.Result) *glua.LTable {
-	t := newTable(0, 5)
-	t.RawSetString("status", glua.LString(res.Status))
+	t := newTable(0, 6)
+	t.RawSetString("status", statusValue(res.Status))
 	t.RawSetString("message", glua.LString(res.Message))
 	t.RawSetString("parameter", ToLua(L, res.Parameter))
 	t.RawSetString("data", ToLua(L, res.Data))
 	t.RawSetString("summary", ToLua(L, res.Summary))
 	if tt := res.Totals; tt != nil {
-		t.RawSetString("totals", ToLua(L, map[string]any{"total_objects": tt.TotalObjects, "total_objects_successful": tt.TotalObjectsSuccessful}))
+		totals := newTable(0, 2)
+		totals.RawSetString("total_objects", intToLua(int64(tt.TotalObjects)))
+		totals.RawSetString("total_objects_successful", intToLua(int64(tt.TotalObjectsSuccessful)))
+		t.RawSetString("totals", totals)
 	}
 	return t
+}
+
+// The two statuses, converted once.
+var (
+	luaSuccess glua.LValue = glua.LString(providers.StatusSuccess)
+	luaFailed  glua.LValue = glua.LString(providers.StatusFailed)
+)
+
+func statusValue(s string) glua.LValue {
+	switch s {
+	case providers.StatusSuccess:
+		return luaSuccess
+	case providers.StatusFailed:
+		return luaFailed
+	}
+	return glua.LString(s)
 }

@@ -333,7 +333,7 @@ func (d *luaDecoder) value() glua.LValue {
 		if neg {
 			n = -n
 		}
-		return glua.LNumber(n)
+		return intToLua(n)
 	}
 	return jsonNumberToLua(json.Number(lit))
 }

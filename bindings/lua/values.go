@@ -72,27 +72,27 @@ func ToLua(L *glua.LState, v any) glua.LValue {
 	case bool:
 		return glua.LBool(x)
 	case float64:
-		return glua.LNumber(x)
+		return floatToLua(x)
 	case float32:
-		return glua.LNumber(x)
+		return floatToLua(float64(x))
 	case int:
 		return intToLua(int64(x))
 	case int8:
-		return glua.LNumber(x)
+		return intToLua(int64(x))
 	case int16:
-		return glua.LNumber(x)
+		return intToLua(int64(x))
 	case int32:
-		return glua.LNumber(x)
+		return intToLua(int64(x))
 	case int64:
 		return intToLua(x)
 	case uint:
 		return uintToLua(uint64(x))
 	case uint8:
-		return glua.LNumber(x)
+		return uintToLua(uint64(x))
 	case uint16:
-		return glua.LNumber(x)
+		return uintToLua(uint64(x))
 	case uint32:
-		return glua.LNumber(x)
+		return uintToLua(uint64(x))
 	case uint64:
 		return uintToLua(x)
 	case json.Number:
@@ -152,6 +152,9 @@ func viaJSON(L *glua.LState, v any) glua.LValue {
 }
 
 func intToLua(n int64) glua.LValue {
+	if n >= 0 && n < int64(len(smallNumbers)) {
+		return smallNumbers[n]
+	}
 	if n > maxExactInt || n < -maxExactInt {
 		return glua.LString(strconv.FormatInt(n, 10))
 	}
@@ -159,10 +162,30 @@ func intToLua(n int64) glua.LValue {
 }
 
 func uintToLua(n uint64) glua.LValue {
+	if n < uint64(len(smallNumbers)) {
+		return smallNumbers[n]
+	}
 	if n > maxExactInt {
 		return glua.LString(strconv.FormatUint(n, 10))
 	}
 	return glua.LNumber(n)
+}
+
+// smallNumbers are the Lua values of 0 to 1023, made once: putting a number
+// in an LValue allocates, and counts, codes and scores are mostly small.
+var smallNumbers = func() (a [1024]glua.LValue) {
+	for i := range a {
+		a[i] = glua.LNumber(i)
+	}
+	return a
+}()
+
+// floatToLua is glua.LNumber(f), sharing the values of small whole numbers.
+func floatToLua(f float64) glua.LValue {
+	if f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
+		return smallNumbers[int(f)]
+	}
+	return glua.LNumber(f)
 }
 
 func jsonNumberToLua(n json.Number) glua.LValue {
