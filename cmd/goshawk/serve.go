@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +45,9 @@ func cmdServe(ctx context.Context, a *app) int {
 		return a.fail(usageError{err})
 	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
+	if errors.Is(err, host.ErrStore) {
+		return a.configFail(err) // a config problem: exit 2
+	}
 	if err != nil {
 		return a.fail(err)
 	}
