@@ -58,6 +58,8 @@ func cmdServe(ctx context.Context, a *app) int {
 // serveHost runs the host's triggers, watcher and API until ctx ends.
 func (a *app) serveHost(ctx context.Context, h *host.Host, ready func(addr string)) int {
 	cfg := h.Config()
+	bi := readBuildInfo()
+	h.Metrics.SetBuildInfo(bi.Version, bi.Commit)
 	api := server.New(server.Options{Host: h, Token: cfg.APIToken, ProtectReads: !config.IsLoopback(cfg.Listen), Log: a.log})
 	err := h.Serve(ctx, host.ServeOptions{Handler: api, Lookup: a.lookup, Ready: ready})
 	if err != nil {
