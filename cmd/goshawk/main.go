@@ -154,7 +154,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFlag, "config", "", "config file (default $GOSHAWK_CONFIG, else ./goshawk.yaml)")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
-	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose (debug) logs")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose: debug logs, and each step's data in printed run records")
 	root.Flags().Bool("version", false, "print the version, commit and Go version")
 
 	root.AddCommand(
@@ -254,19 +254,6 @@ func (a *app) loadConfig() (*config.Config, error) {
 	}
 	a.redact.Add(cfg.Secrets()...)
 	return cfg, nil
-}
-
-// requireAssets names every configured asset whose secrets are unset, for
-// the commands that open them all (run, serve): a config problem, exit 2,
-// said before anything opens.
-func requireAssets(cfg *config.Config) error {
-	var errs []error
-	for _, name := range cfg.AssetNames() {
-		if err := cfg.Assets[name].Ready(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func (a *app) stderrFile() io.Writer { return a.rawStderr }

@@ -23,9 +23,6 @@ func (a *app) openHost(ctx context.Context) (*host.Host, int) {
 	if err != nil {
 		return nil, a.configFail(err)
 	}
-	if err := requireAssets(cfg); err != nil {
-		return nil, a.fail(usageError{err})
-	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
 		return nil, a.fail(err)
@@ -100,7 +97,7 @@ func cmdRun(ctx context.Context, a *app, pos []string, f runFlags) int {
 	if f.asJSON {
 		printJSON(a.stdout, rec)
 	} else {
-		printRun(a.stdout, rec)
+		printRunTree(a.stdout, rec, a.verbose)
 	}
 	if rec.Status != runner.StatusSuccess {
 		return exitFailed
@@ -108,23 +105,9 @@ func cmdRun(ctx context.Context, a *app, pos []string, f runFlags) int {
 	return exitOK
 }
 
-func printRun(w io.Writer, r *store.Run) {
-	dur := ""
-	if r.Finished != nil {
-		dur = " in " + r.Finished.Sub(r.Started).Round(time.Millisecond).String()
-	}
-	fmt.Fprintf(w, "run %d  %s (version %s, %s): %s%s\n", r.ID, r.Playbook, r.Version, r.Trigger, r.Status, dur)
-	for i, s := range r.Steps {
-		fmt.Fprintf(w, "  %2d. %s.%-22s %-7s %8.1f ms  %s\n", i+1, s.Asset, s.Action, s.Status, s.DurationMS, s.Message)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", r.Error)
-	}
-	if r.Result != nil {
-		b, _ := jsonCompact(r.Result)
-		fmt.Fprintf(w, "  result: %s\n", b)
-	}
-}
+// printRun prints a run record as a tree; printRunTree with verbose adds
+// each step's data.
+func printRun(w io.Writer, r *store.Run) { printRunTree(w, r, false) }
 
 // checkRunContainer gives req the stored container id when the playbook
 // is an on_poll one, and says what is wrong otherwise: a container for a
@@ -197,9 +180,11 @@ func (a *app) runsShowCommand() *cobra.Command {
 		Use:   "show ID",
 		Short: "show one run record",
 		Long: `Show one recorded run: its playbook, version, trigger, status and duration,
-each step with its status, duration and message, then the result or the
-error. Reads only the store: needs no secrets.`,
-		Example: "  goshawk runs show 42\n  goshawk runs show 42 --json",
+its inputs, each step with its parameters, status, duration, message and
+summary (-v adds each step's data), the lines the run logged, then the
+result or the error. Secrets are redacted; a step over the per-step cap says
+what was left out. Reads only the store: needs no secrets.`,
+		Example: "  goshawk runs show 42\n  goshawk runs show 42 -v\n  goshawk runs show 42 --json",
 		Args:    argsBetween(1, 1),
 		RunE: body(func(ctx context.Context, pos []string) int {
 			id, err := strconv.ParseInt(pos[0], 10, 64)
@@ -226,7 +211,7 @@ func cmdRunsShow(ctx context.Context, a *app, id int64, asJSON bool) int {
 	if asJSON {
 		printJSON(a.stdout, r)
 	} else {
-		printRun(a.stdout, &r)
+		printRunTree(a.stdout, &r, a.verbose)
 	}
 	return exitOK
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/goshawk/goshawk/bindings/lua"
@@ -64,14 +65,18 @@ func (r *Runner) stepRecord(s lua.Step) store.Step {
 	if !s.Started.IsZero() {
 		st.Started = s.Started.UTC()
 	}
-	enc := recordEncoder{redact: r.o.Redact}
-	params := enc.encode(s.Params)
+	enc := getEncoder(r.o.Redact)
+	defer putEncoder(enc)
 	var summary, data []byte
 	var items []int // end offsets of the data items within data
+	var parts [][]byte
 	if s.Result != nil {
-		summary = enc.encode(s.Result.Summary)
-		data, items = enc.encodeList(s.Result.Data)
+		parts, items = enc.encode(s.Params, s.Result.Summary, s.Result.Data)
+		summary, data = parts[1], parts[2]
+	} else {
+		parts, _ = enc.encode(s.Params)
 	}
+	params := parts[0]
 	limit := r.o.StepBytes
 	total := len(st.Message) + len(params) + len(summary) + len(data)
 	if total > limit {
@@ -115,31 +120,66 @@ func (r *Runner) stepRecord(s lua.Step) store.Step {
 	return st
 }
 
-// recordEncoder writes the values of action calls as compact JSON with
-// every string redacted and object keys sorted, straight from the values
-// that Lua conversion and the connectors produce, without the copy a
-// redact-then-marshal would make. Other types go through encoding/json and
-// have their text redacted.
+// recordEncoder writes the values of action calls and log fields as
+// compact JSON with every string redacted and object keys sorted, straight
+// from the values that Lua conversion and the connectors produce. Other
+// types go through encoding/json first.
+//
+// Redacting string by string is what a record needs, but the redactor
+// costs an allocation and a scan per call, for hundreds of strings a step.
+// So encode writes plain strings as they are, redacting only those that
+// JSON escapes (a secret may hide behind an escape there), and then asks
+// the redactor about the whole text once: only when it finds a secret are
+// the values written again, every string redacted. Redacting the text
+// itself would be wrong: a secret can match across JSON syntax, or inside
+// a number, and leave a broken document.
 type recordEncoder struct {
 	redact *logx.Redactor
 	buf    bytes.Buffer
+	keys   []string // scratch for sorting object keys, reused
+	full   bool     // redact every string, not only escaped ones
+	items  []int    // end offsets of the items of the last list value
 }
 
-// encode returns v as JSON, or a JSON string saying why it could not be
-// recorded.
-func (e *recordEncoder) encode(v any) []byte {
-	e.buf.Reset()
-	if err := e.value(v); err != nil {
+// encode returns each value as JSON (a value that has no JSON form becomes
+// a JSON string saying why), and for the last value, when it is a []any,
+// the end offset of each of its items.
+func (e *recordEncoder) encode(vals ...any) ([][]byte, []int) {
+	ends := make([]int, len(vals))
+	for _, full := range []bool{false, true} {
+		e.full = full
 		e.buf.Reset()
-		e.string("(not recordable: " + err.Error() + ")")
+		for i, v := range vals {
+			start := e.buf.Len()
+			e.items = e.items[:0]
+			if list, ok := v.([]any); ok && i == len(vals)-1 {
+				e.list(list, start)
+			} else if err := e.value(v); err != nil {
+				e.buf.Truncate(start)
+				e.string("(not recordable: " + err.Error() + ")")
+			}
+			ends[i] = e.buf.Len()
+		}
+		if !full {
+			if txt := e.buf.String(); e.redact.String(txt) != txt {
+				continue // a secret: write again, every string redacted
+			}
+		}
+		break
 	}
-	return bytes.Clone(e.buf.Bytes())
+	all := bytes.Clone(e.buf.Bytes())
+	out := make([][]byte, len(vals))
+	start := 0
+	for i, end := range ends {
+		out[i] = all[start:end:end]
+		start = end
+	}
+	return out, e.items
 }
 
-// encodeList is encode for a list, also returning where each item ends.
-func (e *recordEncoder) encodeList(list []any) ([]byte, []int) {
-	e.buf.Reset()
-	ends := make([]int, 0, len(list))
+// list writes a list, recording where each item ends relative to base;
+// an item with no JSON form becomes a string saying why.
+func (e *recordEncoder) list(list []any, base int) {
 	e.buf.WriteByte('[')
 	for i, item := range list {
 		if i > 0 {
@@ -150,10 +190,41 @@ func (e *recordEncoder) encodeList(list []any) ([]byte, []int) {
 			e.buf.Truncate(mark)
 			e.string("(not recordable: " + err.Error() + ")")
 		}
-		ends = append(ends, e.buf.Len())
+		e.items = append(e.items, e.buf.Len()-base)
 	}
 	e.buf.WriteByte(']')
-	return bytes.Clone(e.buf.Bytes()), ends
+}
+
+// text writes a string of the values, redacted when the mode asks for it.
+func (e *recordEncoder) text(s string) {
+	if !e.full && !needsEscape(s) {
+		e.buf.WriteByte('"')
+		e.buf.WriteString(s)
+		e.buf.WriteByte('"')
+		return
+	}
+	e.string(e.redact.String(s))
+}
+
+// encoders are reused: a step's encoding would otherwise grow a fresh
+// buffer to the size of its data every time.
+var encoders = sync.Pool{New: func() any { return new(recordEncoder) }}
+
+func getEncoder(redact *logx.Redactor) *recordEncoder {
+	e := encoders.Get().(*recordEncoder)
+	e.redact = redact
+	return e
+}
+
+// putEncoder returns e to the pool, unless one large value grew its buffer
+// beyond what is worth keeping.
+func putEncoder(e *recordEncoder) {
+	if e.buf.Cap() > 256<<10 {
+		return
+	}
+	e.redact, e.keys, e.items = nil, e.keys[:0], e.items[:0]
+	e.buf.Reset()
+	encoders.Put(e)
 }
 
 func (e *recordEncoder) value(v any) error {
@@ -161,7 +232,7 @@ func (e *recordEncoder) value(v any) error {
 	case nil:
 		e.buf.WriteString("null")
 	case string:
-		e.string(e.redact.String(x))
+		e.text(x)
 	case bool:
 		e.buf.WriteString(strconv.FormatBool(x))
 	case int64:
@@ -171,22 +242,26 @@ func (e *recordEncoder) value(v any) error {
 	case float64:
 		return e.float(x)
 	case json.Number:
-		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+		if !isJSONNumber(string(x)) {
 			return fmt.Errorf("invalid number %q", x)
 		}
 		e.buf.WriteString(string(x))
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		// The keys go on the shared scratch stack, which nested objects
+		// extend and cut back.
+		mark := len(e.keys)
 		for k := range x {
-			keys = append(keys, k)
+			e.keys = append(e.keys, k)
 		}
+		keys := e.keys[mark:]
 		slices.Sort(keys)
+		defer func() { e.keys = e.keys[:mark] }()
 		e.buf.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
 				e.buf.WriteByte(',')
 			}
-			e.string(e.redact.String(k))
+			e.text(k)
 			e.buf.WriteByte(':')
 			if err := e.value(x[k]); err != nil {
 				return err
@@ -221,7 +296,7 @@ func (e *recordEncoder) value(v any) error {
 			if i > 0 {
 				e.buf.WriteByte(',')
 			}
-			e.string(e.redact.String(item))
+			e.text(item)
 		}
 		e.buf.WriteByte(']')
 	default:
@@ -265,7 +340,53 @@ func (e *recordEncoder) float(x float64) error {
 	return nil
 }
 
+// isJSONNumber reports whether s is a number as JSON writes them.
+func isJSONNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
 const hexDigits = "0123456789abcdef"
+
+// needsEscape reports whether string writes s other than byte for byte.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
 
 // string writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as with
 // encoding/json; <, > and & are left as they are.

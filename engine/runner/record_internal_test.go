@@ -55,7 +55,7 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 // the record's encoder writes valid JSON that decodes to the same value as
 // encoding/json's, with secrets redacted.
 func FuzzRecordEncoderMatchesEncodingJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2.5,-3e-7,1e21,true,null,"x\u2028y"]}`, `"<&>\"\\\n\t\u0001"`, `[{"k":{"n":12345678901234567890}}]`, `"caf\u00e9 \ud83d\ude00"`, `0.000001`, `{"SECRETX":"SECRETX"}`} {
+	for _, s := range []string{`{"a":[1,2.5,-3e-7,1e21,true,null,"x\u2028y"]}`, `"<&>\"\\\n\t\u0001"`, `[{"k":{"n":12345678901234567890}}]`, `"caf\u00e9 \ud83d\ude00"`, `0.000001`, `{"SECRETX":"SECRETX"}`, `{"a":"xSECRETX\"q","n":12345}`, `["SECRETX\u2028", "caf\u00e9SECRETX"]`} {
 		f.Add([]byte(s))
 	}
 	redact := logx.NewRedactor("SECRETX")
@@ -67,7 +67,8 @@ func FuzzRecordEncoderMatchesEncodingJSON(f *testing.F) {
 			return
 		}
 		e := recordEncoder{redact: redact}
-		out := e.encode(v)
+		parts, _ := e.encode(v)
+		out := parts[0]
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON %q from %q", out, doc)
 		}
@@ -92,10 +93,22 @@ func FuzzRecordEncoderMatchesEncodingJSON(f *testing.F) {
 func TestRecordEncoderFloatsLikeEncodingJSON(t *testing.T) {
 	for _, x := range []float64{0, 1, -1.5, 1e20, 1e21, 1e-6, 1e-7, 123456.789, 3.0e-300, 1.7976931348623157e308} {
 		e := recordEncoder{redact: logx.NewRedactor()}
-		got := e.encode(x)
+		parts, _ := e.encode(x)
+		got := parts[0]
 		want, _ := json.Marshal(x)
 		if string(got) != string(want) {
 			t.Errorf("%v: %s, encoding/json %s", x, got, want)
+		}
+	}
+}
+
+func TestIsJSONNumber(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0": true, "-0": true, "12": true, "1.5": true, "-1.5e+10": true, "1E-7": true, "12345678901234567890": true,
+		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "NaN": false, "0x10": false, "1 ": false,
+	} {
+		if got := isJSONNumber(s); got != want {
+			t.Errorf("isJSONNumber(%q) = %v", s, got)
 		}
 	}
 }

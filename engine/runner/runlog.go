@@ -175,8 +175,10 @@ func (h *runHandler) fields(rec slog.Record) json.RawMessage {
 	if len(m) == 0 {
 		return nil
 	}
-	enc := recordEncoder{redact: h.log.redact}
-	return enc.encode(m)
+	enc := getEncoder(h.log.redact)
+	defer putEncoder(enc)
+	parts, _ := enc.encode(m)
+	return parts[0]
 }
 
 // attrMap converts attributes to the values of a JSON object: groups become

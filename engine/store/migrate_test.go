@@ -93,3 +93,44 @@ func TestMigrationKeepsOldRunRecordsReadable(t *testing.T) {
 		t.Errorf("after reopening: %+v, %v", again, err)
 	}
 }
+
+// TestMigrationReadsSchema2Steps opens a file of schema version 2, whose
+// steps kept their parameters and results in columns of steps: they read
+// back whole after the migration that moved new runs' steps into runs.
+func TestMigrationReadsSchema2Steps(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		migrations[0], migrations[1],
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version(version) VALUES (2)`,
+		`INSERT INTO runs (id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner, log)
+			VALUES (1, 'hunt', 'v1', 'manual', 'success', '{}', '1', '', '2025-03-08T09:35:46Z', '2025-03-08T09:35:47Z', NULL, 'gone|1|x',
+			'[{"time":"2025-03-08T09:35:46.5Z","level":"INFO","message":"hi"}]')`,
+		`INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms, started, params, result, truncated) VALUES
+			(1, 0, 'tc', 'hunt_ip', 'success', 'found 1', 12.5, '2025-03-08T09:35:46.1Z', '{"ip":"192.0.2.1"}',
+			 '{"summary":{"total":1},"data":[{"id":7}]}', '{"bytes":90000,"limit":65536,"omitted":["data[1:]"]}')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("building the schema 2 store: %v", err)
+		}
+	}
+	db.Close()
+	s := openFile(t, path)
+	r, err := s.GetRun(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Steps) != 1 || len(r.Log) != 1 || r.Log[0].Message != "hi" {
+		t.Fatalf("run %+v", r)
+	}
+	st := r.Steps[0]
+	if string(st.Params) != `{"ip":"192.0.2.1"}` || st.Result == nil || string(st.Result.Data) != `[{"id":7}]` ||
+		st.Result.Message != "found 1" || st.Truncated == nil || st.Truncated.Omitted[0] != "data[1:]" || st.Started.IsZero() {
+		t.Errorf("schema 2 step reads back as %+v", st)
+	}
+}

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, log`
+const runColumns = `id, playbook, version, trigger, status, inputs, result, error, started, finished, container_id, log, steps`
 
 const stepColumns = `run_id, asset, action, status, message, duration_ms, started, params, result, truncated`
 
@@ -85,33 +85,14 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 	if err != nil {
 		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
 	}
-	steps := make([]stepRow, len(r.Steps))
-	for i := range r.Steps {
-		if steps[i], err = encodeStep(&r.Steps[i]); err != nil {
-			return fmt.Errorf("store: finish run %d: step %d: %w", r.ID, i+1, err)
-		}
-	}
+	steps := encodeSteps(r.Steps)
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), logText, r.ID)
+		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), logText, steps, r.ID)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return ErrNotFound
-		}
-		if _, err := s.stmt(ctx, tx, sqlDeleteSteps).ExecContext(ctx, r.ID); err != nil {
-			return err
-		}
-		if len(r.Steps) == 0 {
-			return nil
-		}
-		ins := s.stmt(ctx, tx, sqlInsertStep)
-		for i, st := range r.Steps {
-			row := steps[i]
-			if _, err := ins.ExecContext(ctx, r.ID, i, st.Asset, st.Action, st.Status, st.Message, st.DurationMS,
-				row.started, row.params, row.result, row.truncated); err != nil {
-				return fmt.Errorf("step %d: %w", i+1, err)
-			}
 		}
 		return nil
 	})
@@ -175,10 +156,10 @@ func queryRuns(ctx context.Context, q querier, query string, args ...any) ([]Run
 	for rows.Next() {
 		var r Run
 		var inputs, result, started string
-		var finished, logText sql.NullString
+		var finished, logText, steps sql.NullString
 		var containerID sql.NullInt64
 		err := rows.Scan(&r.ID, &r.Playbook, &r.Version, &r.Trigger, &r.Status, &inputs, &result, &r.Error,
-			&started, &finished, &containerID, &logText)
+			&started, &finished, &containerID, &logText, &steps)
 		if err != nil {
 			return nil, err
 		}
@@ -199,12 +180,22 @@ func queryRuns(ctx context.Context, q querier, query string, args ...any) ([]Run
 			r.Finished = &t
 		}
 		r.ContainerID = containerID.Int64
+		r.Inputs, r.Steps = nonNilMap(r.Inputs), []Step{}
+		if steps.Valid {
+			if err := json.Unmarshal([]byte(steps.String), &r.Steps); err != nil {
+				return nil, fmt.Errorf("run %d: corrupt steps: %w", r.ID, err)
+			}
+			for i := range r.Steps {
+				if res := r.Steps[i].Result; res != nil {
+					res.Summary, res.Data = nullRaw(res.Summary), nullRaw(res.Data)
+				}
+			}
+		}
 		if logText.Valid && logText.String != "" {
 			if err := json.Unmarshal([]byte(logText.String), &r.Log); err != nil {
 				return nil, fmt.Errorf("run %d: corrupt log: %w", r.ID, err)
 			}
 		}
-		r.Inputs, r.Steps = nonNilMap(r.Inputs), []Step{}
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -240,8 +231,9 @@ func attachSteps(ctx context.Context, q querier, runs []Run, query string, args 
 	return rows.Err()
 }
 
-// stepRow is the stored form of a step's record beyond its outcome; a NULL
-// column is a step recorded before goshawk kept that part.
+// stepRow is a step's record beyond its outcome as schema version 2 kept
+// it, in columns of steps; a NULL column is a step recorded before goshawk
+// kept that part. Newer runs keep their steps in runs.steps.
 type stepRow struct {
 	started, params, result, truncated sql.NullString
 }
@@ -253,7 +245,9 @@ type stepResultRow struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// encodeStep returns the stored form of st.
+// encodeStep returns a step's record as schema version 2 kept it in the
+// columns of steps. SQLite now writes steps with encodeSteps; the
+// PostgreSQL store keeps this form (EncodeStep).
 func encodeStep(st *Step) (stepRow, error) {
 	var row stepRow
 	if !st.Started.IsZero() {
@@ -265,7 +259,14 @@ func encodeStep(st *Step) (stepRow, error) {
 		row.params = sql.NullString{String: string(st.Params), Valid: true}
 	}
 	if st.Result != nil {
-		row.result = sql.NullString{String: `{"summary":` + rawOrNull(st.Result.Summary) + `,"data":` + rawOrNull(st.Result.Data) + `}`, Valid: true}
+		var b strings.Builder
+		b.Grow(len(`{"summary":,"data":}`) + len(st.Result.Summary) + len(st.Result.Data) + 8)
+		b.WriteString(`{"summary":`)
+		writeRaw(&b, st.Result.Summary)
+		b.WriteString(`,"data":`)
+		writeRaw(&b, st.Result.Data)
+		b.WriteByte('}')
+		row.result = sql.NullString{String: b.String(), Valid: true}
 	}
 	if st.Truncated != nil {
 		b, err := json.Marshal(st.Truncated)
@@ -302,13 +303,6 @@ func (row stepRow) decode(st *Step) error {
 		}
 	}
 	return nil
-}
-
-func rawOrNull(b json.RawMessage) string {
-	if len(b) == 0 {
-		return "null"
-	}
-	return string(b)
 }
 
 // nullRaw turns a JSON null into nil, as a left-out summary or data is.

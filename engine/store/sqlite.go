@@ -146,10 +146,7 @@ const (
 		(playbook, version, trigger, status, inputs, result, error, started, finished, container_id, owner)
 		VALUES (?, ?, ?, 'running', ?, 'null', '', ?, NULL, ?, ?)
 		ON CONFLICT DO NOTHING`
-	sqlFinishRun   = `UPDATE runs SET status = ?, result = ?, error = ?, finished = ?, log = ? WHERE id = ?`
-	sqlDeleteSteps = `DELETE FROM steps WHERE run_id = ?`
-	sqlInsertStep  = `INSERT INTO steps (run_id, seq, asset, action, status, message, duration_ms, started, params, result, truncated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlFinishRun = `UPDATE runs SET status = ?, result = ?, error = ?, finished = ?, log = ?, steps = ? WHERE id = ?`
 )
 
 // prepare readies the run statements on the writer connection. It must run
@@ -157,7 +154,7 @@ const (
 // one, so preparing inside a write would wait on itself.
 func (s *SQLite) prepare(ctx context.Context) error {
 	s.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{sqlStartRun, sqlFinishRun, sqlDeleteSteps, sqlInsertStep} {
+	for _, q := range []string{sqlStartRun, sqlFinishRun} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
@@ -274,6 +271,14 @@ ALTER TABLE runs ADD COLUMN log TEXT;
 	`
 DROP INDEX runs_once_per_container;
 CREATE UNIQUE INDEX runs_once_per_container ON runs(playbook, container_id) WHERE container_id IS NOT NULL AND trigger = 'on_poll';
+`,
+	// 4: a run's steps are written as one JSON array in its own row, so
+	// finishing a run writes one row instead of one per step: large rows
+	// in the WITHOUT ROWID steps table each spilled to overflow pages, and
+	// every page is a write to the WAL. Runs recorded before keep their
+	// rows in steps, where reading still finds them.
+	`
+ALTER TABLE runs ADD COLUMN steps TEXT;
 `,
 }
 
