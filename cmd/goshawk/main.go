@@ -256,6 +256,19 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
+// requireAssets names every configured asset whose secrets are unset, for
+// the commands that open them all (run, serve): a config problem, exit 2,
+// said before anything opens.
+func requireAssets(cfg *config.Config) error {
+	var errs []error
+	for _, name := range cfg.AssetNames() {
+		if err := cfg.Assets[name].Ready(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (a *app) stderrFile() io.Writer { return a.rawStderr }
 
 // usageError marks an error that exits with code 2.

@@ -23,6 +23,9 @@ func (a *app) openHost(ctx context.Context) (*host.Host, int) {
 	if err != nil {
 		return nil, a.configFail(err)
 	}
+	if err := requireAssets(cfg); err != nil {
+		return nil, a.fail(usageError{err})
+	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
 		return nil, a.fail(err)
