@@ -24,7 +24,11 @@ func TestEmbeddedPluginIsReproducible(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "reputation.wasm")
 	if *update {
-		out = filepath.Join("assets", "reputation.wasm")
+		abs, err := filepath.Abs(filepath.Join("assets", "reputation.wasm")) // the build runs in the plugin's folder
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = abs
 	}
 	src := filepath.Join("..", "..", "examples", "plugins", "reputation")
 	if err := wasmbuild.Build(context.Background(), src, out, reputationBuildFlags...); err != nil {
