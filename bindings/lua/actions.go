@@ -45,7 +45,7 @@ func (st *state) assetTable(name string, p *providers.Provider) *glua.LTable {
 		fns = st.newAssetFuncs(name, p)
 		st.assets[key] = fns
 	}
-	return st.lend(fns.table)
+	return st.lend(name, fns.table)
 }
 
 func (st *state) newAssetFuncs(name string, p *providers.Provider) assetFuncs {

@@ -16,6 +16,9 @@ import (
 type Script struct {
 	File  string
 	Proto *glua.FunctionProto
+	// reach is what the script's code names; nil (a Script not made by
+	// Compile) counts as everything.
+	reach *reach
 }
 
 // concatName is the global through which every `..` of a script runs, so
@@ -30,7 +33,7 @@ func Compile(file string, src []byte) (*Script, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Script{File: file, Proto: proto}, nil
+	return &Script{File: file, Proto: proto, reach: scriptReach(proto)}, nil
 }
 
 func compile(file string, src []byte) (*glua.FunctionProto, error) {

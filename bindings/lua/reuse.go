@@ -69,6 +69,71 @@ func shapeOf(t *glua.LTable) (s tableShape, ok bool) {
 	}, true
 }
 
+// What a script can reach.
+//
+// Checking every table after every run cost more than the rest of a
+// trivial run. But a script can only change a table it can reach, and it
+// reaches a library or a base function only by naming it: gopher-lua reads
+// and writes globals by constant names, and the rest (_G, getmetatable for
+// the string metatable, load and loadstring for code built at run time) is
+// named too. So Compile notes which of them a script's code names, every
+// string constant of every function of it, and restoreTables checks only
+// those; a script that names one of the four gets everything checked.
+
+// broadNames give a script a way to every table.
+var broadNames = []string{"_G", "getmetatable", "load", "loadstring"}
+
+// reach is what a compiled script names.
+type reach struct {
+	all bool
+	// baseBits and libBits have bit i set when the script names base
+	// entry i or library i, in the order every state builds them.
+	baseBits, libBits uint64
+	// names are all its string constants, for asset names.
+	names map[string]bool
+}
+
+// reaches reports whether the script can reach the global or asset name.
+func (r *reach) reaches(name string) bool { return r == nil || r.all || r.names[name] }
+
+func (r *reach) base(i int) bool { return r == nil || r.all || r.baseBits&(1<<i) != 0 }
+func (r *reach) lib(i int) bool  { return r == nil || r.all || r.libBits&(1<<i) != 0 }
+
+// scriptReach collects the names that proto and the functions in it use.
+func scriptReach(proto *glua.FunctionProto) *reach {
+	r := &reach{names: map[string]bool{}}
+	var walk func(p *glua.FunctionProto)
+	walk = func(p *glua.FunctionProto) {
+		for _, c := range p.Constants {
+			if s, ok := c.(glua.LString); ok {
+				r.names[string(s)] = true
+			}
+		}
+		for _, f := range p.FunctionPrototypes {
+			walk(f)
+		}
+	}
+	walk(proto)
+	layout := sandboxCatalog()
+	if len(layout.baseOrder) > 64 || len(layout.libOrder) > 64 {
+		r.all = true
+	}
+	for _, n := range broadNames {
+		r.all = r.all || r.names[n]
+	}
+	for i, n := range layout.baseOrder {
+		if r.names[n] {
+			r.baseBits |= 1 << i
+		}
+	}
+	for i, n := range layout.libOrder {
+		if r.names[n] {
+			r.libBits |= 1 << i
+		}
+	}
+	return r
+}
+
 // pristine is a table that a state builds once and lends to every run, with
 // what it must hold when a run gives it back.
 type pristine struct {
@@ -167,9 +232,15 @@ func (st *state) setRunGlobal(name string, v glua.LValue) {
 }
 
 // lend records a table the run was given, to be checked when it ends.
-func (st *state) lend(p *pristine) *glua.LTable {
-	st.lent = append(st.lent, p)
+func (st *state) lend(name string, p *pristine) *glua.LTable {
+	st.lent = append(st.lent, lentTable{name, p})
 	return p.t
+}
+
+// lentTable is a table lent to one run under a global name.
+type lentTable struct {
+	name string
+	p    *pristine
 }
 
 // startRun notes the globals' shape once the run's own globals are set.
@@ -179,13 +250,13 @@ func (st *state) startRun() {
 
 // restoreTables readies the tables for the next run after a run that ended
 // normally: the run's own globals go, and every table it could change is
-// checked and rebuilt if it changed.
-func (st *state) restoreTables() {
+// checked and rebuilt if it changed. r is what the run's script names
+// (nil: anything).
+func (st *state) restoreTables(r *reach) {
 	g := st.globals
 	shape, ok := shapeOf(g)
 	intact := ok && shape.keys == st.runShape.keys && shape.array == 0 && shape.others == 0 &&
-		shape.keys <= st.globalsShape.keys+maxRunGlobals && g.Metatable == st.globalsMeta &&
-		g.RawGetString("_G") == g
+		shape.keys <= st.globalsShape.keys+maxRunGlobals && g.Metatable == st.globalsMeta
 	for _, name := range st.runGlobals {
 		g.RawSetString(name, glua.LNil)
 	}
@@ -194,24 +265,35 @@ func (st *state) restoreTables() {
 		shape, _ = shapeOf(g)
 		intact = shape.strings == st.globalsShape.strings
 	}
+	if intact && r.reaches("_G") {
+		intact = g.RawGetString("_G") == g
+	}
 	for i := 0; intact && i < len(st.base); i++ {
-		intact = g.RawGetString(st.base[i].name) == st.base[i].value
+		if r.base(i) {
+			intact = g.RawGetString(st.base[i].name) == st.base[i].value
+		}
 	}
 	for i := 0; intact && i < len(st.libs); i++ {
-		intact = g.RawGetString(st.libs[i].name) == st.libTabs[i].t
+		if r.lib(i) {
+			intact = g.RawGetString(st.libs[i].name) == st.libTabs[i].t
+		}
 	}
 	rebuilt := false
-	for _, p := range st.libTabs {
-		rebuilt = p.restore() || rebuilt
+	for i, p := range st.libTabs {
+		if r.lib(i) {
+			rebuilt = p.restore() || rebuilt
+		}
 	}
 	if st.stringMeta.entries[0].value != st.libTabs[st.stringLib].t {
 		st.stringMeta.entries[0].value = st.libTabs[st.stringLib].t
 		st.stringMeta.build()
-	} else {
+	} else if r.reaches("getmetatable") {
 		st.stringMeta.restore()
 	}
-	for _, p := range st.lent {
-		p.restore()
+	for _, l := range st.lent {
+		if r.reaches(l.name) {
+			l.p.restore()
+		}
 	}
 	clear(st.lent)
 	st.lent = st.lent[:0]

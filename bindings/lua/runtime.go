@@ -203,7 +203,7 @@ type state struct {
 	// globals once they were set, and the asset tables it was lent.
 	runGlobals []string
 	runShape   tableShape
-	lent       []*pristine
+	lent       []lentTable
 	// Scratch space of json.encode, json.decode and plugin calls.
 	jsonEnc luaEncoder
 	jsonDec luaDecoder
@@ -265,7 +265,7 @@ func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error
 	defer func() {
 		st.reset()
 		if reuse {
-			st.restoreTables()
+			st.restoreTables(spec.Script.reach)
 			r.put(st)
 		} else {
 			st.L.Close()

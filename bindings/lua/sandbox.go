@@ -423,6 +423,9 @@ var keywords = []string{
 type catalog struct {
 	globals []string
 	members map[string][]string
+	// baseOrder and libOrder are the base entries and the libraries in
+	// the order every state builds them.
+	baseOrder, libOrder []string
 }
 
 // sandboxCatalog reads the names from a state built the way every run's is,
@@ -433,11 +436,13 @@ var sandboxCatalog = sync.OnceValue(func() catalog {
 	defer st.L.Close()
 	c := catalog{globals: []string{"_G", "input", "container", "plugins"}, members: map[string][]string{}}
 	for _, e := range st.base {
+		c.baseOrder = append(c.baseOrder, e.name)
 		if e.name != concatName {
 			c.globals = append(c.globals, e.name)
 		}
 	}
 	for _, lib := range st.libs {
+		c.libOrder = append(c.libOrder, lib.name)
 		c.globals = append(c.globals, lib.name)
 		names := make([]string, len(lib.entries))
 		for i, e := range lib.entries {

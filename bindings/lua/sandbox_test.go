@@ -447,6 +447,14 @@ func TestReusedTablesNeverLeakChanges(t *testing.T) {
 		`_G.string = {}`,
 		`print = nil`,
 		`input.n = 2 plugins = nil`,
+		// Through names a script doesn't spell out.
+		`local function f() return function() string.foo = 1 end end f()()`,
+		`local g = _G g.string.foo = 1 g.math.pi = 3`,
+		`local g = _G g["str" .. "ing"]["k" .. 1] = 1`,
+		`local mt = getmetatable("") mt.__index.upper = function() return "hacked" end`,
+		`loadstring("string.foo = 1 math.pi = 3 tc.noop = nil")()`,
+		`local done = false load(function() if done then return nil end done = true return "table.insert = nil" end)()`,
+		`local t = _G["tc"] t.noop = nil`,
 	} {
 		// Run the change twice, first with one more asset, so that a reused
 		// globals table has held tq before.

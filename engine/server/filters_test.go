@@ -172,6 +172,10 @@ func TestBadListQueriesAreClearErrors(t *testing.T) {
 		{"/api/containers?severity=urgent", `query parameter severity "urgent" is not a severity`},
 		{"/api/containers?status=done", `query parameter status "done" is not a container status`},
 		{"/api/containers?since=soon", "query parameter since must be a time such as"},
+		{"/api/playbooks?name=x", `unknown query parameter "name"; GET /api/playbooks takes no query parameters`},
+		{"/api/plugins?all=1", `unknown query parameter "all"; GET /api/plugins takes no query parameters`},
+		{"/api/runs/1?steps=0", `unknown query parameter "steps"; GET /api/runs/1 takes no query parameters`},
+		{"/api/containers/1?x=1", `unknown query parameter "x"; GET /api/containers/1 takes no query parameters`},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
@@ -197,6 +201,9 @@ func TestWebhookRejectionsCounted(t *testing.T) {
 	send(t, srv, call{"POST", run, bearer, `{"ip": `})
 	send(t, srv, call{"POST", run, bearer, `{"ip": "not-an-ip"}`})
 	send(t, srv, call{"POST", run + "?wait=soon", bearer, `{}`})
+	if r := send(t, srv, call{"POST", run + "?wiat=true", bearer, `{"ip": "1.2.3.4"}`}); r.code != 400 || !strings.Contains(errorOf(t, r), `unknown query parameter "wiat"; did you mean "wait"?`) {
+		t.Fatalf("an unknown webhook parameter: %d %s", r.code, r.body)
+	}
 	send(t, srv, call{"POST", "/api/playbooks/blocker/run", bearer, `{}`}) // takes the one slot
 	if r := send(t, srv, call{"POST", "/api/playbooks/blocker/run", bearer, `{}`}); r.code != http.StatusTooManyRequests {
 		t.Fatalf("a webhook past a full queue: %d %s", r.code, r.body)
@@ -204,7 +211,7 @@ func TestWebhookRejectionsCounted(t *testing.T) {
 	body := send(t, srv, call{"GET", "/metrics", "", ""}).body
 	for _, want := range []string{
 		`goshawk_webhook_rejections_total{reason="auth"} 2`,
-		`goshawk_webhook_rejections_total{reason="bad_input"} 3`,
+		`goshawk_webhook_rejections_total{reason="bad_input"} 4`,
 		`goshawk_webhook_rejections_total{reason="queue_full"} 1`,
 	} {
 		if !strings.Contains(body, want+"\n") {

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -49,13 +50,13 @@ func New(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.read(o.Host.Metrics.Handler()))
-	mux.Handle("GET /api/playbooks", s.read(http.HandlerFunc(s.playbooks)))
-	mux.Handle("GET /api/plugins", s.read(http.HandlerFunc(s.plugins)))
+	mux.Handle("GET /api/playbooks", s.read(params(nil, s.playbooks)))
+	mux.Handle("GET /api/plugins", s.read(params(nil, s.plugins)))
 	mux.Handle("POST /api/playbooks/{name}/run", s.write(http.HandlerFunc(s.runPlaybook)))
-	mux.Handle("GET /api/runs", s.read(http.HandlerFunc(s.runs)))
-	mux.Handle("GET /api/runs/{id}", s.read(http.HandlerFunc(s.run)))
-	mux.Handle("GET /api/containers", s.read(http.HandlerFunc(s.containers)))
-	mux.Handle("GET /api/containers/{id}", s.read(http.HandlerFunc(s.container)))
+	mux.Handle("GET /api/runs", s.read(params(runParams, s.runs)))
+	mux.Handle("GET /api/runs/{id}", s.read(params(nil, s.run)))
+	mux.Handle("GET /api/containers", s.read(params(containerParams, s.containers)))
+	mux.Handle("GET /api/containers/{id}", s.read(params(nil, s.container)))
 	// The web console's pages, under the same token rules as the reads.
 	console.Mount(mux, console.Options{Host: o.Host, Redact: o.Host.Redactor(), Log: o.Log, Token: o.Token, Protect: o.ProtectReads})
 	s.mux = mux
@@ -180,6 +181,11 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("playbook %s does not accept webhooks; add webhook: true under its trigger", name))
 		return
 	}
+	if err := checkParams(r, []string{"wait"}); err != nil {
+		s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	wait := false
 	if v := r.URL.Query().Get("wait"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -224,7 +230,7 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done()
-	writeJSON(w, http.StatusOK, rec)
+	writeRun(w, http.StatusOK, rec)
 }
 
 // decodeInputs reads the body as a JSON object of inputs. An empty body is
@@ -238,10 +244,10 @@ func decodeInputs(w http.ResponseWriter, r *http.Request) (map[string]any, int, 
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("reading the request body: %v", err)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return map[string]any{}, 0, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
@@ -284,12 +290,28 @@ var (
 	containerParams = []string{"after", "asset", "limit", "severity", "since", "status", "until"}
 )
 
+// params answers 400 to a query parameter the route does not take (see
+// checkParams), and passes the others on.
+func params(known []string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkParams(r, known); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		next(w, r)
+	})
+}
+
 // checkParams refuses a query parameter the route does not take, or one
 // given twice, naming the ones it takes.
 func checkParams(r *http.Request, known []string) error {
 	for name, values := range r.URL.Query() {
 		if !slices.Contains(known, name) {
-			return fmt.Errorf("unknown query parameter %q%s; %s %s takes %s", name, hint.DidYouMean(name, known), r.Method, r.URL.Path, strings.Join(known, ", "))
+			takes := "no query parameters"
+			if len(known) > 0 {
+				takes = strings.Join(known, ", ")
+			}
+			return fmt.Errorf("unknown query parameter %q%s; %s %s takes %s", name, hint.DidYouMean(name, known), r.Method, r.URL.Path, takes)
 		}
 		if len(values) > 1 {
 			return fmt.Errorf("query parameter %s is given %d times; give it once", name, len(values))
@@ -343,9 +365,6 @@ func (s *server) runs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) runQuery(r *http.Request) (store.RunQuery, error) {
-	if err := checkParams(r, runParams); err != nil {
-		return store.RunQuery{}, err
-	}
 	limit, err := queryInt(r, "limit", 50, 1000)
 	if err != nil {
 		return store.RunQuery{}, err
@@ -395,9 +414,6 @@ func (s *server) containers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) containerQuery(r *http.Request) (store.ContainerQuery, error) {
-	if err := checkParams(r, containerParams); err != nil {
-		return store.ContainerQuery{}, err
-	}
 	limit, err := queryInt(r, "limit", 100, 1000)
 	if err != nil {
 		return store.ContainerQuery{}, err
