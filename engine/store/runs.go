@@ -31,7 +31,7 @@ func (s *SQLite) StartRun(ctx context.Context, r *Run) error {
 		containerID = sql.NullInt64{Int64: r.ContainerID, Valid: true}
 	}
 	var id int64
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.runs.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The partial unique index on (playbook, container_id) is the
 		// exactly-once guard; DO NOTHING turns a second start into zero rows.
 		res, err := s.stmt(ctx, tx, sqlStartRun).ExecContext(ctx,
@@ -86,7 +86,7 @@ func (s *SQLite) FinishRun(ctx context.Context, r *Run) error {
 		return fmt.Errorf("store: finish run %d: %w", r.ID, err)
 	}
 	steps := encodeSteps(r.Steps)
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.runs.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.stmt(ctx, tx, sqlFinishRun).ExecContext(ctx, r.Status, result, r.Error, formatTime(finished), logText, steps, r.ID)
 		if err != nil {
 			return err

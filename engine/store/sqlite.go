@@ -33,6 +33,10 @@ type SQLite struct {
 
 	closed atomic.Bool
 
+	// runs commits the run records, grouping those that arrive together
+	// into one transaction (see groupcommit.go).
+	runs *groupWriter
+
 	// stmts caches statements prepared on the writer connection: the run
 	// records are written twice per run, and preparing costs as much as
 	// executing.
@@ -137,7 +141,11 @@ func (s *SQLite) init(ctx context.Context) error {
 	if err := s.interruptOrphanedRuns(ctx); err != nil {
 		return err
 	}
-	return s.prepare(ctx)
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	s.runs = newGroupWriter(s)
+	return nil
 }
 
 // The statements every run writes, prepared once when the store opens.
@@ -168,6 +176,9 @@ func (s *SQLite) prepare(ctx context.Context) error {
 func (s *SQLite) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.runs != nil {
+		s.runs.close() // the run records queued are committed first
 	}
 	s.stmtMu.Lock()
 	for _, st := range s.stmts {
