@@ -599,6 +599,10 @@ func (l *linter) action(asset, action string, line int, sep pat, call *ast.FuncC
 			computed = true
 			continue
 		}
+		if slices.Contains(spec.Grouped, name) {
+			computed = true // a Swimlane group: its members are checked at run time
+			continue
+		}
 		given[name] = true
 		ln, col := l.find(f.Key.Line(), 0, ident(name), eq)
 		p, ok := spec.Param(name)
