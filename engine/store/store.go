@@ -1,8 +1,38 @@
 // Package store keeps goshawk's durable state: ingested containers with
 // their artifacts and each asset's poll checkpoint, the playbooks' key-value
 // data, and the run history. The engine uses it through the small interfaces
-// below; SQLite is the one implementation today, and a shared database such
-// as PostgreSQL is meant to be a second one, not a rewrite.
+// below; SQLite (this package) and PostgreSQL (package pgstore) implement
+// them with the same semantics, which package storetest checks on both.
+//
+// # Run records
+//
+// A run is recorded twice through Runs: StartRun when it begins (status
+// "running", an id assigned) and FinishRun when it ends, with everything a
+// person needs to debug it from the record alone:
+//
+//   - each Step: asset, action, the call's status and message, duration,
+//     start time, the parameters as the script passed them (Params), the
+//     action's whole result (Result: status, message, summary, data), and
+//     Truncated when the runner cut the step to its per-step cap;
+//   - the run's Log: its log lines with time, level, message and fields;
+//   - its inputs, result or error, trigger and container.
+//
+// The runner redacts secrets and applies every cap before it hands a record
+// over (see engine/runner and docs/run-records.md); a store keeps what it
+// is given. Params, StepResult.Summary and StepResult.Data, and
+// LogLine.Fields are JSON already (json.RawMessage, compact, not
+// HTML-escaped); a store keeps their bytes and gives the same bytes back,
+// so a record reads back as it was written and its JSON form (the run
+// record of the CLI and GET /api/runs/{id}) is the same before and after.
+// A record written by an older goshawk reads back without the parts it
+// never had: no Params, Result, Started or Log (nil or zero), never an
+// error.
+//
+// Both calls return only once the record is durable: a run reported started
+// survives a crash (and is marked interrupted when the store next opens,
+// see Open), and a run reported finished is finished for good. A store may
+// share one transaction among the records of several runs (SQLite does, see
+// groupcommit.go), never acknowledge a record before it is committed.
 package store
 
 import (
@@ -55,15 +85,20 @@ type KV interface {
 
 // Runs is the run history.
 type Runs interface {
-	// StartRun records a run as "running" and assigns r.ID. When
-	// r.ContainerID is set and the playbook already has a run for that
-	// container, it returns ErrDuplicateRun and records nothing.
+	// StartRun records a run as "running" and assigns r.ID, r.Status and
+	// r.Started (now when unset). When r.ContainerID is set and the
+	// playbook already has an on_poll run for that container, it returns
+	// ErrDuplicateRun and records nothing. It returns once the record is
+	// committed.
 	StartRun(ctx context.Context, r *Run) error
-	// FinishRun records the run's outcome and its steps in one transaction.
+	// FinishRun records the run's outcome (Status, Result, Error,
+	// Finished), its Steps and its Log, all at once, replacing any steps
+	// and log recorded before; ErrNotFound when r.ID was never started. It
+	// returns once the record is committed.
 	FinishRun(ctx context.Context, r *Run) error
-	// ListRuns returns runs, newest first, with their steps.
+	// ListRuns returns runs, newest first, with their steps and logs.
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
-	// GetRun returns one run with its steps, or ErrNotFound.
+	// GetRun returns one run with its steps and log, or ErrNotFound.
 	GetRun(ctx context.Context, id int64) (Run, error)
 }
 
