@@ -43,10 +43,19 @@ func newPool(r wazero.Runtime, cm wazero.CompiledModule, lim Limits) *pool {
 // get returns an idle instance, or a new one while the pool is below its
 // size, or waits for one to come back until ctx ends.
 func (p *pool) get(ctx context.Context) (*instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("wait for a free instance: %w", err)
+	}
+	// A free slot is the common case, and a non-blocking send costs less
+	// than a select on two channels.
 	select {
 	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for a free instance: %w", ctx.Err())
+	default:
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for a free instance: %w", ctx.Err())
+		}
 	}
 	select {
 	case inst := <-p.idle:
