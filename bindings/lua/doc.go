@@ -4,7 +4,7 @@
 // a Lua function, and the stdlib (log, json, kv, containers, plugins, time).
 //
 // The engine compiles each script version once with Compile and runs it with
-// Runtime.Run, which takes a pooled state, gives it a fresh global
+// Runtime.Run, which takes a pooled state, gives it a pristine global
 // environment and a deadline, and returns the script's return value.
 //
 // # Sandbox
@@ -17,10 +17,12 @@
 // files". print writes to the run log. load and loadstring compile source
 // text only, in the run's own environment.
 //
-// Every run gets fresh copies of the globals and of the library tables, so
-// nothing a run sets, replaces or deletes (x = 1, string.foo = 1,
-// table.insert = nil) is seen by another run. Shared metatables are
-// protected with __metatable.
+// Every run starts from pristine globals and library tables, so nothing a
+// run sets, replaces or deletes (x = 1, string.foo = 1, table.insert = nil)
+// is seen by another run. A pooled state builds those tables once and lends
+// them to each run; after the run it checks the ones the script could reach
+// and rebuilds any that is not exactly as built (reuse.go says how). Shared
+// metatables are protected with __metatable.
 //
 // Limits: the run's context deadline stops any Lua code (SetContext), and
 // the pattern functions, which run in Go, look at it as they go;

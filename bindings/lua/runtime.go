@@ -175,8 +175,7 @@ type run struct {
 	undeclared map[string]bool
 }
 
-// state is one pooled Lua state with the library values that every run's
-// fresh environment is built from.
+// state is one pooled Lua state with the tables it lends every run.
 type state struct {
 	rt          *Runtime
 	L           *glua.LState
@@ -250,7 +249,7 @@ func (r *Runtime) put(st *state) {
 	}
 }
 
-// Run runs spec.Script once in a fresh global environment and returns the
+// Run runs spec.Script once in a pristine global environment and returns the
 // script's first return value converted by FromLua. The run stops at ctx's
 // deadline with an error wrapping ErrTimeout. A Lua error is an *Error.
 func (r *Runtime) Run(ctx context.Context, spec *RunSpec) (result any, err error) {
