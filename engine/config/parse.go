@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -210,14 +211,39 @@ func (p *parser) decodeAsset(e yamlx.Entry) *Asset {
 		return nil
 	}
 
+	// The seeds' spellings of config keys (prov.ConfigAliases: Swimlane's
+	// clientid, SOAR's num_of_days) are accepted with a warning that gives
+	// goshawk's name; a required key given by its alias is not missing.
+	aliasOf := map[string]string{}
+	for i := 0; i+1 < len(e.Value.Content); i += 2 {
+		if name, aliased := prov.ConfigName(e.Value.Content[i].Value); aliased {
+			aliasOf[name] = e.Value.Content[i].Value
+		}
+	}
 	keys := yamlx.Keys{{Name: "provider"}}
 	for _, cp := range prov.Config {
-		keys = append(keys, yamlx.Key{Name: cp.Name, Required: cp.Required, Doc: cp.Doc})
+		_, viaAlias := aliasOf[cp.Name]
+		keys = append(keys, yamlx.Key{Name: cp.Name, Required: cp.Required && !viaAlias, Doc: cp.Doc})
+	}
+	for _, alias := range slices.Sorted(maps.Keys(prov.ConfigAliases)) {
+		keys = append(keys, yamlx.Key{Name: alias})
 	}
 	a := &Asset{Name: e.Name, Provider: prov, Raw: map[string]any{}, Line: e.Key.Line}
 	p.asset = a
 	before := p.d.ErrorCount()
 	fields, _ := p.d.Mapping(e.Key, e.Value, path, keys)
+	for _, name := range slices.Sorted(maps.Keys(aliasOf)) {
+		alias := aliasOf[name]
+		if fields.Key[name] != nil {
+			p.d.Errorf(fields.Key[alias], "%s: %q and %q are the same variable; keep %q", path, alias, name, name)
+			continue
+		}
+		p.d.Warnf(fields.Key[alias], "%s.%s: goshawk calls this %s; rename it", path, alias, name)
+		fields.Key[name] = fields.Key[alias]
+		if v := fields.Values[alias]; v != nil {
+			fields.Values[name] = v
+		}
+	}
 	params := make([]providers.Param, 0, len(prov.Config))
 	for _, cp := range prov.Config {
 		cp := cp
