@@ -53,6 +53,16 @@ func boxProvider(g *gate) *providers.Provider {
 				},
 			},
 			{
+				// chat logs through the run's logger as a connector does:
+				// a debug line per request, and an info line.
+				Name: "chat", Kind: providers.Investigate, ReadOnly: true, Params: text,
+				Run: func(_ context.Context, c *providers.Call) *providers.Result {
+					c.Env.Log.Debug("request sent", "text", c.Params.String("text"))
+					c.Env.Log.Info("answer received", "text", c.Params.String("text"))
+					return providers.Succeeded("chatted", nil, nil)
+				},
+			},
+			{
 				Name: "refuse", Kind: providers.Generic, Params: text,
 				Run: func(_ context.Context, c *providers.Call) *providers.Result {
 					return providers.Failedf("box refused %s", c.Params.String("text"))

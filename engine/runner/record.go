@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -136,9 +137,15 @@ func (r *Runner) stepRecord(s lua.Step) store.Step {
 type recordEncoder struct {
 	redact *logx.Redactor
 	buf    bytes.Buffer
-	keys   []string // scratch for sorting object keys, reused
-	full   bool     // redact every string, not only escaped ones
-	items  []int    // end offsets of the items of the last list value
+	keys   []entry // scratch for sorting objects' entries, reused
+	full   bool    // redact every string, not only escaped ones
+	items  []int   // end offsets of the items of the last list value
+}
+
+// entry is one key and value of an object being written.
+type entry struct {
+	key string
+	val any
 }
 
 // encode returns each value as JSON (a value that has no JSON form becomes
@@ -249,21 +256,22 @@ func (e *recordEncoder) value(v any) error {
 	case map[string]any:
 		// The keys go on the shared scratch stack, which nested objects
 		// extend and cut back.
+		// Pairs, not keys, so that writing needs no map lookups.
 		mark := len(e.keys)
-		for k := range x {
-			e.keys = append(e.keys, k)
+		for k, v := range x {
+			e.keys = append(e.keys, entry{k, v})
 		}
-		keys := e.keys[mark:]
-		slices.Sort(keys)
-		defer func() { e.keys = e.keys[:mark] }()
+		pairs := e.keys[mark:]
+		slices.SortFunc(pairs, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		defer func() { clear(e.keys[mark:]); e.keys = e.keys[:mark] }()
 		e.buf.WriteByte('{')
-		for i, k := range keys {
+		for i, p := range pairs {
 			if i > 0 {
 				e.buf.WriteByte(',')
 			}
-			e.text(k)
+			e.text(p.key)
 			e.buf.WriteByte(':')
-			if err := e.value(x[k]); err != nil {
+			if err := e.value(p.val); err != nil {
 				return err
 			}
 		}

@@ -36,9 +36,13 @@ func newRunLog(base slog.Handler, redact *logx.Redactor, maxLines, maxBytes int)
 	return &runLog{base: base, redact: redact, maxLines: maxLines, maxBytes: maxBytes}
 }
 
-// logger returns the run's logger.
-func (l *runLog) logger() *slog.Logger {
-	return slog.New(&runHandler{log: l, base: l.base, frames: []frame{{}}})
+// logger returns a logger of the run whose lines the record keeps from
+// level keep up, and below that only when the process log shows them.
+// The script's logger keeps every level: a log.debug line is the script's
+// author asking for it. The actions' logger keeps debug lines (a
+// connector's every request) only when the process log shows them.
+func (l *runLog) logger(keep slog.Level) *slog.Logger {
+	return slog.New(&runHandler{log: l, base: l.base, keep: keep, frames: []frame{{}}})
 }
 
 // full reports whether a line of n more bytes is over the run's budget, and
@@ -84,12 +88,15 @@ type frame struct {
 type runHandler struct {
 	log    *runLog
 	base   slog.Handler
+	keep   slog.Level // the record keeps lines from this level up
 	frames []frame
 }
 
-// Enabled records every level: the record keeps debug lines even when the
-// process log does not show them.
-func (h *runHandler) Enabled(context.Context, slog.Level) bool { return true }
+// Enabled reports whether the record keeps a line of level, or the process
+// log shows it.
+func (h *runHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.keep || h.base.Enabled(ctx, level)
+}
 
 func (h *runHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	if len(as) == 0 {
@@ -98,14 +105,14 @@ func (h *runHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	frames := cloneFrames(h.frames)
 	last := &frames[len(frames)-1]
 	last.attrs = append(last.attrs, as...)
-	return &runHandler{log: h.log, base: h.base.WithAttrs(as), frames: frames}
+	return &runHandler{log: h.log, base: h.base.WithAttrs(as), keep: h.keep, frames: frames}
 }
 
 func (h *runHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &runHandler{log: h.log, base: h.base.WithGroup(name), frames: append(cloneFrames(h.frames), frame{name: name})}
+	return &runHandler{log: h.log, base: h.base.WithGroup(name), keep: h.keep, frames: append(cloneFrames(h.frames), frame{name: name})}
 }
 
 func cloneFrames(fs []frame) []frame {

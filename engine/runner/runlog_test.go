@@ -302,3 +302,28 @@ inputs:
 		t.Errorf("secret in the record: %s", raw)
 	}
 }
+
+// TestActionDebugLinesFollowTheProcessLogLevel: a connector's debug line
+// per request is kept in the record only when the process log shows debug
+// lines; its info lines and the script's own debug lines always are.
+func TestActionDebugLinesFollowTheProcessLogLevel(t *testing.T) {
+	pb := "assets: [box]\nlua: |\n  log.debug(\"script debug\")\n  box.chat{text = \"hi\"}\n  return 1\n"
+	for _, c := range []struct {
+		level slog.Level
+		want  string
+	}{
+		{slog.LevelInfo, "DEBUG script debug|INFO answer received"},
+		{slog.LevelDebug, "DEBUG script debug|DEBUG request sent|INFO answer received"},
+	} {
+		buf := &syncBuffer{}
+		e := newEnvWith(t, 1, func(o *runner.Options) { o.Log = logx.New(buf, "json", c.level, o.Redact) })
+		got := e.stored(e.run(e.playbook("chat", pb), nil).ID)
+		var lines []string
+		for _, l := range got.Log {
+			lines = append(lines, l.Level+" "+l.Message)
+		}
+		if strings.Join(lines, "|") != c.want {
+			t.Errorf("process log at %s: record keeps %q, want %q", c.level, strings.Join(lines, "|"), c.want)
+		}
+	}
+}

@@ -263,7 +263,7 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 	// kept in its record too, within the run's log limits.
 	log := r.o.Log.With("playbook", pb.Name, "run", rec.ID, "version", pb.Version)
 	rlog := newRunLog(log.Handler(), r.o.Redact, r.o.LogLines, r.o.LogBytes)
-	runLogger := rlog.logger()
+	runLogger, actionLogger := rlog.logger(slog.LevelDebug), rlog.logger(slog.LevelInfo)
 	all := *r.assets.Load()
 	assets := make(map[string]*providers.Asset, len(pb.Assets))
 	for _, name := range pb.Assets {
@@ -285,7 +285,7 @@ func (r *Runner) execute(ctx context.Context, pb *playbook.Playbook, script *lua
 		Script:         script,
 		Inputs:         inputs,
 		Assets:         assets,
-		Env:            providers.Env{Log: runLogger, Now: r.o.Now},
+		Env:            providers.Env{Log: actionLogger, Now: r.o.Now},
 		Plugins:        r.o.Plugins,
 		AllowedPlugins: pb.Plugins,
 		KV:             kvAdapter{r.o.Store, pb.Name},
