@@ -94,6 +94,10 @@ func New(o Options) *Runner {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	// Each run and each action call derives a logger with With; most of
+	// their lines are debug lines the process log drops, so the process
+	// log formats their attributes only once a line of theirs shows.
+	o.Log = slog.New(logx.Lazy(o.Log.Handler()))
 	if o.Now == nil {
 		o.Now = time.Now
 	}
