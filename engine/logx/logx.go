@@ -235,3 +235,53 @@ func (t tidy) WithGroup(name string) slog.Handler {
 	}
 	return tidy{Handler: t.Handler.WithGroup(name), r: t.r, prefix: t.prefix + name + ".", seen: t.seen}
 }
+
+// Lazy returns h with its WithAttrs and WithGroup put off until a record
+// is handled. A handler that formats attributes up front (slog's text and
+// JSON handlers, and New's, which also checks their keys) does that work
+// for every logger derived with With, even one whose lines its level
+// drops: a run's logger and each action call's, whose debug lines the
+// process log rarely shows. Enabled is h's own, since levels do not depend
+// on attributes; the first Handle of a derived handler applies its
+// attributes and groups in order, once, so lines come out as from h.
+func Lazy(h slog.Handler) slog.Handler {
+	return &lazy{root: h, h: h}
+}
+
+type lazy struct {
+	root  slog.Handler
+	once  sync.Once
+	build func() slog.Handler // nil once h is set
+	h     slog.Handler
+}
+
+func (l *lazy) handler() slog.Handler {
+	l.once.Do(func() {
+		if l.build != nil {
+			l.h, l.build = l.build(), nil
+		}
+	})
+	return l.h
+}
+
+func (l *lazy) Enabled(ctx context.Context, level slog.Level) bool {
+	return l.root.Enabled(ctx, level)
+}
+
+func (l *lazy) Handle(ctx context.Context, r slog.Record) error {
+	return l.handler().Handle(ctx, r)
+}
+
+func (l *lazy) WithAttrs(as []slog.Attr) slog.Handler {
+	if len(as) == 0 {
+		return l
+	}
+	return &lazy{root: l.root, build: func() slog.Handler { return l.handler().WithAttrs(as) }}
+}
+
+func (l *lazy) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return l
+	}
+	return &lazy{root: l.root, build: func() slog.Handler { return l.handler().WithGroup(name) }}
+}

@@ -204,7 +204,16 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	}
 	// Without ?wait the run is recorded and answered at once, queued when
 	// every slot is busy; only a full queue refuses it.
-	rec, done, err := s.o.Host.Runner.Start(r.Context(), runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook", Queue: !wait})
+	req := runner.Request{Playbook: pb, Inputs: inputs, Trigger: "webhook", Queue: !wait}
+	var rec *store.Run
+	if wait {
+		// The handler waits for the run anyway, so the run goes on in its
+		// goroutine, whose stack has grown already; a fresh goroutine per
+		// run grew a stack each time.
+		rec, err = s.o.Host.Runner.Run(r.Context(), req)
+	} else {
+		rec, _, err = s.o.Host.Runner.Start(r.Context(), req)
+	}
 	switch {
 	case errors.Is(err, runner.ErrBadInput):
 		s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
@@ -229,7 +238,6 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": rec.ID, "playbook": name, "status": runner.StatusRunning})
 		return
 	}
-	done()
 	writeRun(w, http.StatusOK, rec)
 }
 
