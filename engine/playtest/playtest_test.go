@@ -12,6 +12,7 @@ import (
 	"github.com/goshawk/goshawk/engine/playtest"
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/threatconnect"
+	"github.com/goshawk/goshawk/providers/threatq"
 )
 
 // The real ThreatConnect spec checks the recorded calls; no asset is
@@ -215,5 +216,26 @@ func TestBadTestFiles(t *testing.T) {
 				t.Fatalf("diagnostics %q lack %q", all, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkShippedCase replays the first case of the shipped
+// hunt_enrich_post tests: four recorded calls, the real script.
+func BenchmarkShippedCase(b *testing.B) {
+	provs := map[string]*providers.Provider{"tc": threatconnect.Provider(), "tq": threatq.Provider()}
+	dir := filepath.Join("..", "..", "playbooks")
+	books, _ := playbook.LoadDir(dir, &playbook.Env{Assets: provs})
+	f, diags := playtest.Load(filepath.Join(dir, "hunt_enrich_post_test.yaml"), &playtest.Env{Playbooks: books, Assets: provs})
+	if len(diags) > 0 {
+		b.Fatal(diags)
+	}
+	f.Cases = f.Cases[:1]
+	s := &playtest.Suite{Assets: provs, Playbooks: books}
+	defer s.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if res := s.Run(ctx, f, nil); len(res) != 1 || !res[0].Passed {
+			b.Fatalf("%+v", res)
+		}
 	}
 }
