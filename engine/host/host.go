@@ -125,7 +125,7 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	}
 	if o.NoAssets {
 		h.assets = map[string]*providers.Asset{}
-	} else if h.assets, err = openAssets(cfg); err != nil {
+	} else if h.assets, err = openAssets(cfg, o.Log); err != nil {
 		return nil, err
 	}
 	h.Plugins, err = OpenPlugins(ctx, cfg, o.PluginCache, o.Log, func(err error) {
@@ -145,9 +145,24 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 	return h, nil
 }
 
-func openAssets(cfg *config.Config) (map[string]*providers.Asset, error) {
+// openAssets opens every configured asset without touching the network.
+// An asset whose environment variables are unset is not opened: it is kept
+// so that lint and playbooks still know it, but every call of one of its
+// actions fails with the variable to export, and its scheduled poll is off
+// until a reload brings the variable. A secret is needed only where it is
+// used.
+func openAssets(cfg *config.Config, log *slog.Logger) (map[string]*providers.Asset, error) {
 	assets := make(map[string]*providers.Asset, len(cfg.Assets))
 	for _, name := range cfg.AssetNames() {
+		if as := cfg.Assets[name]; as.Ready() != nil {
+			notReady := as.Ready()
+			log.Warn("asset not opened: its actions fail and its scheduled poll is off until the variable is set", "asset", name, "err", notReady)
+			assets[name] = &providers.Asset{Name: name, Provider: as.Provider,
+				Replay: func(context.Context, *providers.Asset, *providers.Spec, providers.Values) (*providers.Result, error) {
+					return nil, notReady
+				}}
+			continue
+		}
 		a, err := cfg.OpenAsset(name)
 		if err != nil {
 			for _, opened := range assets {

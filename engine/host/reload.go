@@ -99,7 +99,7 @@ func (h *Host) reloadConfig(ctx context.Context, c watch.Change, lookup func(str
 		next.Store, next.Playbooks, next.Plugins, next.Listen, next.APIToken = old.Store, old.Playbooks, old.Plugins, old.Listen, old.APIToken
 		next.PluginLimits = old.PluginLimits
 	}
-	assets, err := openAssets(next)
+	assets, err := openAssets(next, h.o.Log)
 	if err != nil {
 		h.o.Log.Error("config not reloaded: an asset does not open; the running config stays", "err", err)
 		h.Metrics.Reloaded("config", err)

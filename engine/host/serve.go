@@ -124,6 +124,11 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 			so.Ready(ln.Addr().String())
 		}
 		h.o.Log.Info("serving", "listen", ln.Addr().String(), "playbooks", len(h.PlaybookNames()))
+		// What validate warns about (an alias spelling, limits for a plugin
+		// that is not there) is said once when serving starts.
+		for _, w := range cfg.Warnings {
+			h.o.Log.Warn("config", "warning", w.String())
+		}
 	} else if so.Ready != nil {
 		so.Ready("")
 	}

@@ -43,7 +43,7 @@ func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[
 	cfg := h.Config()
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
-		if a.Poll <= 0 {
+		if a.Poll <= 0 || a.Ready() != nil { // an asset not opened is not polled
 			continue
 		}
 		key := "poll:" + name
