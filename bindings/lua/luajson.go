@@ -246,11 +246,13 @@ func decodeLuaJSON(b []byte) (glua.LValue, error) {
 	return d.decode(b)
 }
 
-// luaDecoder reads JSON into Lua values. Its scratch space is kept between
-// documents.
+// luaDecoder reads JSON into Lua values, checking it as it goes with
+// encoding/json's rules. Its scratch space is kept between documents.
 type luaDecoder struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	bad   bool
+	depth int
 	// values and keys hold the items and members of the arrays and
 	// objects being read, so each table is made once, at its size.
 	values []glua.LValue
@@ -258,23 +260,42 @@ type luaDecoder struct {
 }
 
 func (d *luaDecoder) decode(b []byte) (glua.LValue, error) {
-	if !json.Valid(b) {
-		if _, err := decodeJSON(b); err != nil {
-			return nil, err
-		}
-		return nil, errors.New("invalid JSON")
-	}
-	d.b, d.i = b, 0
+	d.b, d.i, d.bad, d.depth = b, 0, false, 0
 	v := d.value()
+	d.space()
+	bad := d.bad || d.i != len(b)
 	d.b = nil
+	if bad {
+		clear(d.values)
+		d.values, d.keys = d.values[:0], d.keys[:0]
+	}
 	if cap(d.values) > maxKeptScratch || cap(d.keys) > maxKeptScratch {
 		d.values, d.keys = nil, nil
+	}
+	if bad {
+		// encoding/json words the error; should it accept what this
+		// reader refused, its reading stands.
+		goValue, err := decodeJSON(b)
+		if err != nil {
+			return nil, err
+		}
+		return ToLua(nil, goValue), nil
 	}
 	return v, nil
 }
 
 // maxKeptScratch bounds the scratch entries kept between documents.
 const maxKeptScratch = 4096
+
+// maxJSONDepth is encoding/json's limit on nesting.
+const maxJSONDepth = 10000
+
+// fail marks the document invalid; the readers then unwind.
+func (d *luaDecoder) fail() glua.LValue {
+	d.bad = true
+	d.i = len(d.b)
+	return glua.LNil
+}
 
 func (d *luaDecoder) space() {
 	for d.i < len(d.b) {
@@ -287,40 +308,82 @@ func (d *luaDecoder) space() {
 	}
 }
 
+// literal reads word, which starts at d.i.
+func (d *luaDecoder) literal(word string, v glua.LValue) glua.LValue {
+	if len(d.b)-d.i < len(word) || string(d.b[d.i:d.i+len(word)]) != word {
+		return d.fail()
+	}
+	d.i += len(word)
+	return v
+}
+
 func (d *luaDecoder) value() glua.LValue {
 	d.space()
+	if d.i >= len(d.b) {
+		return d.fail()
+	}
 	switch d.b[d.i] {
 	case '{':
 		return d.object()
 	case '[':
 		return d.array()
 	case '"':
-		return glua.LString(d.string())
-	case 't':
-		d.i += len("true")
-		return glua.LTrue
-	case 'f':
-		d.i += len("false")
-		return glua.LFalse
-	case 'n':
-		d.i += len("null")
-		return glua.LNil
-	}
-	start := d.i
-	integer := true
-	for d.i < len(d.b) {
-		switch c := d.b[d.i]; {
-		case c >= '0' && c <= '9', c == '-':
-			d.i++
-			continue
-		case c == '+', c == '.', c == 'e', c == 'E':
-			integer = false
-			d.i++
-			continue
+		s, ok := d.string()
+		if !ok {
+			return d.fail()
 		}
-		break
+		return glua.LString(s)
+	case 't':
+		return d.literal("true", glua.LTrue)
+	case 'f':
+		return d.literal("false", glua.LFalse)
+	case 'n':
+		return d.literal("null", glua.LNil)
 	}
-	lit := d.b[start:d.i]
+	return d.number()
+}
+
+// number reads a number with JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (d *luaDecoder) number() glua.LValue {
+	b := d.b
+	start, i := d.i, d.i
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return d.fail()
+	}
+	integer := true
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return d.fail()
+		}
+		integer = false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return d.fail()
+		}
+		integer = false
+	}
+	d.i = i
+	lit := b[start:i]
 	if integer && len(lit) <= 15 {
 		// At most 15 digits: exact in a float64, no string needed.
 		n, neg := int64(0), lit[0] == '-'
@@ -338,21 +401,31 @@ func (d *luaDecoder) value() glua.LValue {
 	return jsonNumberToLua(json.Number(lit))
 }
 
-func (d *luaDecoder) array() *glua.LTable {
+func (d *luaDecoder) array() glua.LValue {
+	if d.depth++; d.depth > maxJSONDepth {
+		return d.fail()
+	}
+	defer func() { d.depth-- }()
 	d.i++ // [
 	base := len(d.values)
 	d.space()
-	if d.b[d.i] == ']' {
+	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
 		return newArrayTable(0)
 	}
 	for {
 		d.values = append(d.values, d.value())
 		d.space()
+		if d.bad || d.i >= len(d.b) {
+			return d.fail()
+		}
 		c := d.b[d.i]
 		d.i++
 		if c == ']' {
 			break
+		}
+		if c != ',' {
+			return d.fail()
 		}
 	}
 	items := d.values[base:]
@@ -365,25 +438,45 @@ func (d *luaDecoder) array() *glua.LTable {
 	return t
 }
 
-func (d *luaDecoder) object() *glua.LTable {
+func (d *luaDecoder) object() glua.LValue {
+	if d.depth++; d.depth > maxJSONDepth {
+		return d.fail()
+	}
+	defer func() { d.depth-- }()
 	d.i++ // {
 	base, kbase := len(d.values), len(d.keys)
 	d.space()
-	if d.b[d.i] == '}' {
+	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
 		return newTable(0, 0)
 	}
 	for {
 		d.space()
-		d.keys = append(d.keys, d.string())
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return d.fail()
+		}
+		key, ok := d.string()
+		if !ok {
+			return d.fail()
+		}
+		d.keys = append(d.keys, key)
 		d.space()
-		d.i++ // :
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return d.fail()
+		}
+		d.i++
 		d.values = append(d.values, d.value())
 		d.space()
+		if d.bad || d.i >= len(d.b) {
+			return d.fail()
+		}
 		c := d.b[d.i]
 		d.i++
 		if c == '}' {
 			break
+		}
+		if c != ',' {
+			return d.fail()
 		}
 	}
 	keys, values := d.keys[kbase:], d.values[base:]
@@ -397,36 +490,54 @@ func (d *luaDecoder) object() *glua.LTable {
 	return t
 }
 
-// string reads a string. Plain ASCII without escapes is sliced; anything
-// else is unquoted by encoding/json, for its exact handling of escapes,
-// surrogates and invalid UTF-8.
-func (d *luaDecoder) string() string {
+// string reads a string at d.i. Plain ASCII without escapes is sliced;
+// anything else is unquoted by encoding/json, for its exact handling of
+// escapes, surrogates and invalid UTF-8.
+func (d *luaDecoder) string() (string, bool) {
+	b := d.b
 	start := d.i
-	d.i++ // "
+	i := start + 1 // "
 	plain := true
 	for {
-		c := d.b[d.i]
-		if c == '"' {
-			break
+		if i >= len(b) {
+			return "", false
 		}
-		if c == '\\' {
+		c := b[i]
+		switch {
+		case c == '"':
+			i++
+			d.i = i
+			if plain {
+				return string(b[start+1 : i-1]), true
+			}
+			var s string
+			if err := json.Unmarshal(b[start:i], &s); err != nil {
+				return "", false
+			}
+			return s, true
+		case c < 0x20:
+			return "", false
+		case c == '\\':
 			plain = false
-			d.i += 2
-			continue
-		}
-		if c >= 0x80 {
+			if i+1 >= len(b) {
+				return "", false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || !isXDigit(b[i+2]) || !isXDigit(b[i+3]) || !isXDigit(b[i+4]) || !isXDigit(b[i+5]) {
+					return "", false
+				}
+				i += 6
+			default:
+				return "", false
+			}
+		case c >= 0x80:
 			plain = false
+			i++
+		default:
+			i++
 		}
-		d.i++
 	}
-	d.i++ // "
-	if plain {
-		return string(d.b[start+1 : d.i-1])
-	}
-	var s string
-	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
-		// json.Valid accepted the document, so this can't happen.
-		panic(fmt.Sprintf("lua: unquoting a valid JSON string: %v", err))
-	}
-	return s
 }

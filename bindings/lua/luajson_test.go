@@ -3,6 +3,7 @@ package lua
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	glua "github.com/yuin/gopher-lua"
@@ -17,6 +18,9 @@ var jsonCases = []string{
 	`{"a":1,"a":2}`, `{"a":1,"a":null}`, `{"a":null,"a":1}`, ` { "x" : [ 1 , 2 ] } `, `"\ud800"`, "\"\xff\xfe\"",
 	`"a\"b\\c\/d\b\f\n\r\t"`, `{"":""}`, `[[[[[[]]]]]]`, `{"k":{"k":{"k":{}}}}`, `"` + "\x7f" + `"`,
 	`{"a":`, `{} x`, `[1,]`, `01`, `"\x"`, `nul`, ``, ` `, `[1 2]`, `{"a" 1}`, `"` + "\x01" + `"`, `1.`, `-`,
+	`[1,2`, `{"a":1,}`, `"\u12"`, `"\u12G4"`, `-01`, `1.e5`, `1e`, `1e+`, `+1`, `.5`, `tru`, `nulll`, `[1]]`,
+	`{"a":1 "b":2}`, `{1:2}`, `[,1]`, `"abc`, `"\`, `-0`, `0e0`, `1E-2`, `[true,false,null]`, `{"\u0000":1}`,
+	strings.Repeat("[", 10000) + strings.Repeat("]", 10000), strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 }
 
 func TestDecodeLuaJSONMatchesGoPath(t *testing.T) {
