@@ -167,12 +167,11 @@ func (r *Runtime) Close() {
 
 // run is what the Go side of the sandbox needs while a script runs.
 type run struct {
-	ctx        context.Context
-	spec       *RunSpec
-	log        *slog.Logger
-	env        providers.Env
-	now        func() time.Time
-	undeclared map[string]bool
+	ctx  context.Context
+	spec *RunSpec
+	log  *slog.Logger
+	env  providers.Env
+	now  func() time.Time
 }
 
 // state is one pooled Lua state with the tables it lends every run.
@@ -337,14 +336,7 @@ func newRun(ctx context.Context, spec *RunSpec) *run {
 	if now == nil {
 		now = time.Now
 	}
-	rn := &run{ctx: ctx, spec: spec, log: log, env: env, now: now}
-	if len(spec.Undeclared) > 0 {
-		rn.undeclared = make(map[string]bool, len(spec.Undeclared))
-		for _, name := range spec.Undeclared {
-			rn.undeclared[name] = true
-		}
-	}
-	return rn
+	return &run{ctx: ctx, spec: spec, log: log, env: env, now: now}
 }
 
 // reset readies the state for the pool: it drops every reference to the

@@ -161,7 +161,7 @@ func (st *state) forbiddenMeta(lib string, why map[string]string) *glua.LTable {
 			L.RaiseError("%s is not available in the playbook sandbox: %s", name, reason)
 		}
 		if lib == "" {
-			if st.run != nil && st.run.undeclared[name] {
+			if st.run != nil && slices.Contains(st.run.spec.Undeclared, name) {
 				L.RaiseError("asset %s is not declared by this playbook; add it to the playbook's assets: list", name)
 			}
 		}
