@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -235,24 +236,28 @@ func (c *Client) Do(ctx context.Context, env Env, r *Request) (*Response, error)
 // send performs r with retries and returns the last response and the
 // request of the last attempt.
 func (c *Client) send(ctx context.Context, env Env, r *Request) (*Response, *http.Request, error) {
+	log := env.Logger()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		resp, req, err := c.attempt(ctx, env, r)
 		wait, retry := c.retryWait(ctx, env, r, resp, err, attempt)
-		args := []any{"method", r.Method, "path", r.Path, "attempt", attempt}
-		if resp != nil {
-			args = append(args, "status", resp.Status)
-		} else {
-			args = append(args, "status", 0)
+		// The line's fields are built only for a logger that keeps it.
+		if log.Enabled(ctx, slog.LevelDebug) {
+			args := []any{"method", r.Method, "path", r.Path, "attempt", attempt}
+			if resp != nil {
+				args = append(args, "status", resp.Status)
+			} else {
+				args = append(args, "status", 0)
+			}
+			args = append(args, "duration", time.Since(start))
+			if err != nil {
+				args = append(args, "error", err.Error())
+			}
+			if retry {
+				args = append(args, "retry_in", wait)
+			}
+			log.Debug(c.Name+": request", args...)
 		}
-		args = append(args, "duration", time.Since(start))
-		if err != nil {
-			args = append(args, "error", err.Error())
-		}
-		if retry {
-			args = append(args, "retry_in", wait)
-		}
-		env.Logger().Debug(c.Name+": request", args...)
 		if !retry {
 			return resp, req, err
 		}
@@ -319,14 +324,14 @@ var errTooLarge = errors.New("response too large")
 // body, so that a stalled body counts against the same timeout.
 func (c *Client) attempt(ctx context.Context, env Env, r *Request) (*Response, *http.Request, error) {
 	u := &url.URL{Scheme: c.Scheme, Host: c.Host, RawQuery: r.Query}
-	printable := c.Scheme + "://" + c.Host + r.Path
 	fail := func(sent bool, err error) *Error {
-		return &Error{Method: r.Method, URL: printable, Path: r.Path, Err: err, Sent: sent}
+		return &Error{Method: r.Method, URL: c.Scheme + "://" + c.Host + r.Path, Path: r.Path, Err: err, Sent: sent}
 	}
 	// Path and RawPath together keep the escaped path byte for byte, also
 	// in the absolute form a proxy receives; Opaque is the fallback for a
 	// path net/url would not keep as given.
-	if p, err := url.PathUnescape(r.Path); err == nil {
+	p, perr := url.PathUnescape(r.Path)
+	if perr == nil {
 		u.Path, u.RawPath = p, r.Path
 	}
 	if u.EscapedPath() != r.Path {
@@ -341,17 +346,24 @@ func (c *Client) attempt(ctx context.Context, env Env, r *Request) (*Response, *
 	if r.Body != nil {
 		rd = bytes.NewReader(r.Body)
 	}
-	req, err := http.NewRequestWithContext(actx, r.Method, printable, rd)
+	// The URL is built above; parsing it from text as well is left to a
+	// path net/url may refuse, for the error it gives.
+	target := ""
+	if perr != nil || !plainPath(r.Path) {
+		target = c.Scheme + "://" + c.Host + r.Path
+	}
+	req, err := http.NewRequestWithContext(actx, r.Method, target, rd)
 	if err != nil {
 		return nil, nil, fail(false, err)
 	}
-	req.URL = u
+	// The Host NewRequest sets: without the colon of an empty port.
+	req.URL, req.Host = u, strings.TrimSuffix(c.Host, ":")
 	for k, vs := range c.Header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header["Accept"] = jsonType
 	if r.Body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonType
 	}
 	if c.Auth != nil && !r.NoAuth {
 		if err := c.Auth.Authorize(ctx, env, req, r); err != nil {
@@ -371,6 +383,25 @@ func (c *Client) attempt(ctx context.Context, env Env, r *Request) (*Response, *
 		return nil, req, fail(true, fmt.Errorf("the response exceeds %d MiB; ask for fewer results or narrow the query: %w", MaxBodyBytes>>20, errTooLarge))
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}, req, nil
+}
+
+// jsonType is the value of the Accept and Content-Type headers, shared by
+// every request: header values are replaced, never written in place.
+var jsonType = []string{"application/json"}
+
+// plainPath reports whether net/url parses scheme://host+path without
+// an error, given that its escapes are well formed: an absolute path
+// without a control character.
+func plainPath(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // cause strips the *url.Error wrapper, whose text repeats the URL with its
