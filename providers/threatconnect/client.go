@@ -3,13 +3,18 @@ package threatconnect
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goshawk/goshawk/providers/internal/httpx"
@@ -36,16 +41,41 @@ type signer struct {
 	accessID, secretKey string
 	// now stamps the Timestamp header; tests replace it.
 	now func() time.Time
+	// macs holds HMACs keyed with secretKey, so that a request does not
+	// hash the key again.
+	macs sync.Pool
 }
 
 func (s *signer) Authorize(_ context.Context, _ httpx.Env, req *http.Request, r *httpx.Request) error {
 	ts := s.now().Unix()
-	req.Header.Set("Authorization", Sign(s.accessID, s.secretKey, r.Target(), r.Method, ts))
+	req.Header.Set("Authorization", s.sign(r, ts))
 	req.Header.Set("Timestamp", strconv.FormatInt(ts, 10))
 	return nil
 }
 
 func (s *signer) Renew(*http.Request) bool { return false }
+
+// sign is Sign for r with the signer's key, with a pooled HMAC.
+func (s *signer) sign(r *httpx.Request, ts int64) string {
+	mac, _ := s.macs.Get().(hash.Hash)
+	if mac == nil {
+		mac = hmac.New(sha256.New, []byte(s.secretKey))
+	} else {
+		mac.Reset()
+	}
+	msg := make([]byte, 0, len(r.Path)+1+len(r.Query)+1+len(r.Method)+1+20)
+	msg = append(msg, r.Path...)
+	if r.Query != "" {
+		msg = append(append(msg, '?'), r.Query...)
+	}
+	msg = append(append(append(msg, ':'), r.Method...), ':')
+	mac.Write(strconv.AppendInt(msg, ts, 10))
+	sig := mac.Sum(nil)
+	s.macs.Put(mac)
+	out := make([]byte, 0, len("TC :")+len(s.accessID)+base64.StdEncoding.EncodedLen(len(sig)))
+	out = append(append(append(out, "TC "...), s.accessID...), ':')
+	return string(base64.StdEncoding.AppendEncode(out, sig))
+}
 
 // ClientConfig holds what NewClient needs.
 type ClientConfig struct {
