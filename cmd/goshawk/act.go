@@ -42,8 +42,9 @@ allowed values, default). With a PROVIDER, only that one.
 server type stubs, with the assets of the config when there is one, so an
 editor completes tc.hunt_ip{...} while a playbook is written. Needs no
 secrets.`,
-		Example: "  goshawk actions\n  goshawk actions threatconnect --json\n  goshawk actions --lua > goshawk.d.lua",
-		Args:    argsBetween(0, 1),
+		Example:           "  goshawk actions\n  goshawk actions threatconnect --json\n  goshawk actions --lua > goshawk.d.lua",
+		Args:              argsBetween(0, 1),
+		ValidArgsFunction: a.completeProviders,
 		RunE: body(func(ctx context.Context, pos []string) int {
 			return cmdActions(ctx, a, pos, asJSON, asLua)
 		}),
@@ -92,11 +93,51 @@ func cmdActions(_ context.Context, a *app, pos []string, asJSON, asLua bool) int
 				ro = ", read only"
 			}
 			fmt.Fprintf(a.stdout, "  %s (%s%s): %s\n", s.Name, s.Kind, ro, s.Summary)
+			writeActionExtras(a.stdout, &s, "    ")
 			writeParams(a.stdout, s.Params, "    ")
 		}
 		fmt.Fprintln(a.stdout)
 	}
 	return exitOK
+}
+
+// writeActionExtras prints what an action's spec says besides its
+// parameters: its doc, the other names it answers to (SOAR's display names
+// and aliases), the Swimlane grouped inputs it takes, and its examples as
+// goshawk act lines.
+func writeActionExtras(w io.Writer, s *providers.Spec, indent string) {
+	if s.Doc != "" {
+		fmt.Fprintf(w, "%s%s\n", indent, s.Doc)
+	}
+	if names := providers.ActionNames(s); len(names) > 1 {
+		fmt.Fprintf(w, "%salso called: %s\n", indent, strings.Join(names[1:], ", "))
+	}
+	if len(s.Grouped) > 0 {
+		fmt.Fprintf(w, "%sgrouped inputs (Swimlane): %s\n", indent, strings.Join(s.Grouped, ", "))
+	}
+	for _, e := range s.Examples {
+		args := make([]string, 0, len(e.Params))
+		for _, k := range slices.Sorted(maps.Keys(e.Params)) {
+			v := fmt.Sprint(e.Params[k])
+			switch e.Params[k].(type) {
+			case map[string]any, []any, []map[string]any:
+				// Objects and lists go on the command line as JSON.
+				if b, err := json.Marshal(e.Params[k]); err == nil {
+					v = string(b)
+				}
+			}
+			args = append(args, k+"="+shellWord(v))
+		}
+		fmt.Fprintf(w, "%sexample: goshawk act ASSET %s %s   # %s\n", indent, s.Name, strings.Join(args, " "), e.Summary)
+	}
+}
+
+// shellWord quotes a value for a shell when it needs it.
+func shellWord(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t\n'\"$`\\|&;<>(){}*?[]#~") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func writeParams(w io.Writer, params []providers.Param, indent string) {
@@ -160,7 +201,24 @@ func describeProvider(p *providers.Provider) map[string]any {
 	}
 	actions := make([]any, 0, len(p.Actions))
 	for _, s := range p.Actions {
-		actions = append(actions, map[string]any{"name": s.Name, "summary": s.Summary, "kind": s.Kind, "read_only": s.ReadOnly, "parameters": params(s.Params)})
+		m := map[string]any{"name": s.Name, "summary": s.Summary, "kind": s.Kind, "read_only": s.ReadOnly, "parameters": params(s.Params)}
+		if s.Doc != "" {
+			m["doc"] = s.Doc
+		}
+		if len(s.Aliases) > 0 {
+			m["aliases"] = s.Aliases
+		}
+		if len(s.Grouped) > 0 {
+			m["grouped_inputs"] = s.Grouped
+		}
+		if len(s.Examples) > 0 {
+			ex := make([]any, 0, len(s.Examples))
+			for _, e := range s.Examples {
+				ex = append(ex, map[string]any{"summary": e.Summary, "params": e.Params})
+			}
+			m["examples"] = ex
+		}
+		actions = append(actions, m)
 	}
 	return map[string]any{"name": p.Name, "summary": p.Summary, "config": params(p.Config), "actions": actions}
 }
@@ -184,8 +242,9 @@ action's spec (goshawk actions) before anything is sent. An ingest action
 
 Opens the asset, so its secrets must be in the environment. Exits 1 when the
 action fails, 2 on a malformed call (unknown asset, action or parameter).`,
-		Example: "  goshawk act tc hunt_ip ip=1.2.3.4 tag=true\n  goshawk act tq indicator_search_with_value value=1.2.3.4 --json\n  goshawk act tc test_connectivity",
-		Args:    argsBetween(2, -1),
+		Example:           "  goshawk act tc hunt_ip ip=1.2.3.4 tag=true\n  goshawk act tq indicator_search_with_value value=1.2.3.4 --json\n  goshawk act tc test_connectivity",
+		Args:              argsBetween(2, -1),
+		ValidArgsFunction: a.completeAssets(true),
 		RunE: body(func(ctx context.Context, pos []string) int {
 			return cmdAct(ctx, a, pos, asJSON)
 		}),

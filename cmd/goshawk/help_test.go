@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -204,5 +205,25 @@ func TestCompletion(t *testing.T) {
 	out, _, code := runCLI("__complete", "con")
 	if code != exitOK || !strings.Contains(out, "containers") || !strings.Contains(out, "container\t") {
 		t.Errorf("__complete con: %d\n%s", code, out)
+	}
+	// Providers, the config's assets and their actions, and flag values.
+	cfg := filepath.Join(t.TempDir(), "goshawk.yaml")
+	writeTestFile(t, cfg, "assets:\n  tc:\n    provider: threatconnect\n    base_url: http://127.0.0.1:1\n    access_id: x\n    secret_key: ${UNSET_SECRET}\n")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"actions", ""}, []string{"threatconnect\n", "threatq\n"}},
+		{[]string{"--config", cfg, "act", ""}, []string{"tc\n"}},
+		{[]string{"act", "--config", cfg, "tc", "hunt_"}, []string{"hunt_ip\t", "hunt_domain\t"}},
+		{[]string{"--config", cfg, "poll", ""}, []string{"tc\n"}},
+		{[]string{"runs", "--log-format", ""}, []string{"text\n", "json\n"}},
+	} {
+		out, _, code := runCLI(append([]string{"__complete"}, c.args...)...)
+		for _, w := range c.want {
+			if code != exitOK || !strings.Contains(out, w) {
+				t.Errorf("__complete %v: exit %d, lacks %q:\n%s", c.args, code, w, out)
+			}
+		}
 	}
 }

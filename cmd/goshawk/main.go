@@ -41,10 +41,9 @@ var (
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // an action, run or validation failed
-	exitUsage   = 2 // a usage or config error
-	exitTimeout = 1
+	exitOK     = 0
+	exitFailed = 1 // an action, run or validation failed
+	exitUsage  = 2 // a usage or config error
 )
 
 func main() {
@@ -156,6 +155,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "verbose: debug logs, and each step's data in printed run records")
 	root.Flags().Bool("version", false, "print the version, commit and Go version")
+	root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
 		a.actionsCommand(),
@@ -432,4 +432,41 @@ Exits 1 when a problem is found.`,
 			return cmdValidate(ctx, a, pos)
 		}),
 	}
+}
+
+// completeAssets completes an asset name from the config, then (for act)
+// an action of that asset's provider.
+func (a *app) completeAssets(withAction bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if a.reg == nil && a.setup() != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := a.loadConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		switch {
+		case len(args) == 0:
+			return cfg.AssetNames(), cobra.ShellCompDirectiveNoFileComp
+		case len(args) == 1 && withAction:
+			as, ok := cfg.Assets[args[0]]
+			if !ok {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, s := range as.Provider.Actions {
+				out = append(out, cobra.CompletionWithDesc(s.Name, s.Summary))
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeProviders completes a provider name.
+func (a *app) completeProviders(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 || (a.reg == nil && a.setup() != nil) {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return a.reg.Names(), cobra.ShellCompDirectiveNoFileComp
 }

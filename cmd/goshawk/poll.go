@@ -86,8 +86,9 @@ checkpoint. --now looks back interval_days instead and leaves the checkpoint
 alone. On a terminal, progress is shown as batches commit.
 
 Opens the asset, so its secrets must be in the environment.`,
-		Example: "  goshawk poll tc\n  goshawk poll tc --now --count 10 --json",
-		Args:    argsBetween(1, 1),
+		Example:           "  goshawk poll tc\n  goshawk poll tc --now --count 10 --json",
+		Args:              argsBetween(1, 1),
+		ValidArgsFunction: a.completeAssets(false),
 		RunE: body(func(ctx context.Context, pos []string) int {
 			return cmdPoll(ctx, a, pos, f)
 		}),
