@@ -114,9 +114,11 @@ sandboxed code.
 
 The config file is --config, else $GOSHAWK_CONFIG, else ./goshawk.yaml.
 Global flags (--config, --log-format, -v) go before or after the command.
-Secrets are needed only where an asset is opened: act and poll need those
-of the asset they name, run and serve those of every configured asset;
-runs, containers, container, actions, validate, test and prune need none.
+Secrets are needed only where an asset is used: act and poll need those of
+the asset they name, run those of the assets its playbook declares; serve
+starts without an asset whose secrets are unset (the playbooks that call it
+fail, naming the variable); runs, containers, container, actions, validate,
+test and prune need none.
 
 Exit codes: 0 success, 1 an action, run or validation failed, 2 usage or
 config error.`
@@ -256,14 +258,15 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// requireAssets names every configured asset whose secrets are unset, for
-// the commands that open them all (run, serve): a config problem, exit 2,
-// said before anything opens.
-func requireAssets(cfg *config.Config) error {
+// requireAssets names each of the given assets whose secrets are unset:
+// run checks the assets its playbook declares before the run starts.
+func requireAssets(cfg *config.Config, names []string) error {
 	var errs []error
-	for _, name := range cfg.AssetNames() {
-		if err := cfg.Assets[name].Ready(); err != nil {
-			errs = append(errs, err)
+	for _, name := range names {
+		if as, ok := cfg.Assets[name]; ok {
+			if err := as.Ready(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -23,9 +23,6 @@ func (a *app) openHost(ctx context.Context) (*host.Host, int) {
 	if err != nil {
 		return nil, a.configFail(err)
 	}
-	if err := requireAssets(cfg); err != nil {
-		return nil, a.fail(usageError{err})
-	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if err != nil {
 		return nil, a.fail(err)
@@ -52,9 +49,9 @@ An on_poll playbook runs on a stored container: --container ID gives it as
 the script's container (goshawk containers lists them); the container must
 come from the playbook's on_poll asset.
 
-Opens every configured asset, so all their secrets must be in the
-environment; a missing one is named with its asset. Exits 1 when the run
-does not succeed, 2 on bad input.`,
+The secrets of the assets the playbook declares (assets:) must be in the
+environment; a missing one is named with its asset before the run starts.
+Exits 1 when the run does not succeed, 2 on bad input.`,
 		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json\n  goshawk run poll_triage --container 12",
 		Args:    argsBetween(1, -1),
 		RunE: body(func(ctx context.Context, pos []string) int {
@@ -85,6 +82,9 @@ func cmdRun(ctx context.Context, a *app, pos []string, f runFlags) int {
 	pb, ok := h.Playbook(pos[0])
 	if !ok {
 		return a.fail(usageError{h.UnknownPlaybook(pos[0])})
+	}
+	if err := requireAssets(h.Config(), pb.Assets); err != nil {
+		return a.fail(usageError{err})
 	}
 	req := runner.Request{Playbook: pb, Inputs: inputs, Trigger: "manual"}
 	if err := checkRunContainer(ctx, h, &req, f.container); err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 // TestSecretsOnlyWhereUsed: with no asset secret in the environment, the
-// commands that read the config and the store work, and each command that
-// opens an asset exits 2 naming the variable and the asset.
+// commands that read the config and the store work, a playbook that uses
+// no asset runs, and each command that uses an asset exits 2 naming the
+// variable and the asset.
 func TestSecretsOnlyWhereUsed(t *testing.T) {
 	f := newFixture(t, tcfake.Options{}, "retention:\n  runs: 30d\n")
 	withRunPlaybooks(t, f)
@@ -33,8 +34,12 @@ func TestSecretsOnlyWhereUsed(t *testing.T) {
 	if out, _, _ := f.run("validate"); !strings.Contains(out, "warning: assets.tc.secret_key: environment variable TC_SECRET is not set") {
 		t.Errorf("validate does not warn of TC_SECRET:\n%s", out)
 	}
+	// A playbook that uses no asset runs (and fails on its own terms).
+	if _, errOut, code := f.run("run", "always_fails"); code != exitFailed || strings.Contains(errOut, "goshawk: asset") {
+		t.Errorf("run always_fails with no secrets: exit %d, %s", code, errOut)
+	}
 	for _, args := range [][]string{
-		{"act", "tc", "test_connectivity"}, {"poll", "tc"}, {"run", "hunt_enrich_post", "ip=" + tcfake.SeedIPv4}, {"serve"},
+		{"act", "tc", "test_connectivity"}, {"poll", "tc"}, {"run", "hunt_enrich_post", "ip=" + tcfake.SeedIPv4},
 	} {
 		_, errOut, code := f.run(args...)
 		if code != exitUsage || !strings.Contains(errOut, "asset tc needs TC_SECRET (secret_key: ${TC_SECRET}); export it") {

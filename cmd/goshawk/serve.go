@@ -41,9 +41,6 @@ func cmdServe(ctx context.Context, a *app) int {
 	if err := cfg.RequireServe(); err != nil {
 		return a.configFail(err)
 	}
-	if err := requireAssets(cfg); err != nil {
-		return a.fail(usageError{err})
-	}
 	h, err := host.Open(ctx, host.Options{Config: cfg, Registry: a.reg, Log: a.log, Redact: a.redact})
 	if errors.Is(err, host.ErrStore) {
 		return a.configFail(err) // a config problem: exit 2
