@@ -80,43 +80,11 @@ func (r *Redactor) String(s string) string {
 	r.mu.RLock()
 	rep := r.r
 	r.mu.RUnlock()
-	if rep == nil || !holdsSecret(rep, s) {
+	if rep == nil || !redact.Changes(rep, s) {
 		return s
 	}
 	return rep.Replace(s)
 }
-
-// holdsSecret reports whether rep would change s. It runs the replacer's
-// own matching, so it finds exactly what Replace replaces, but into a
-// probe that keeps nothing: a replacer that matches nothing writes s in
-// one piece, and one that matches writes the text before the match and
-// the marker, two pieces or more. Replace, in contrast, always copies s.
-func holdsSecret(rep *strings.Replacer, s string) bool {
-	if s == "" {
-		return false
-	}
-	p := probes.Get().(*probe)
-	*p = probe{}
-	rep.WriteString(p, s)
-	changed := p.writes != 1 || p.first != len(s)
-	probes.Put(p)
-	return changed
-}
-
-// probe counts the pieces a replacer writes and the length of the first.
-type probe struct{ writes, first int }
-
-func (p *probe) Write(b []byte) (int, error) { return p.WriteString(string(b)) }
-
-func (p *probe) WriteString(s string) (int, error) {
-	if p.writes == 0 {
-		p.first = len(s)
-	}
-	p.writes++
-	return len(s), nil
-}
-
-var probes = sync.Pool{New: func() any { return new(probe) }}
 
 // Writer wraps w so that every write is redacted. Each Write must carry
 // whole lines or whole documents, as the CLI's writes do.

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -181,13 +182,48 @@ func NewMarked(marker string, secrets ...string) *Replacer {
 	return &Replacer{r: strings.NewReplacer(pairs...)}
 }
 
-// String returns s with every secret replaced, in every encoding.
+// String returns s with every secret replaced, in every encoding. Text
+// that holds no secret, nearly all of it, is returned as is, without a
+// copy.
 func (r *Replacer) String(s string) string {
-	if r == nil || r.r == nil {
+	if r == nil || r.r == nil || !Changes(r.r, s) {
 		return s
 	}
 	return r.r.Replace(s)
 }
+
+// Changes reports whether rep.Replace would change s, without the copy of
+// s that Replace always makes. It runs the replacer's own matching, so it
+// finds exactly what Replace replaces, into a probe that keeps nothing: a
+// replacer that matches nothing writes s in one piece, and one that
+// matches writes the text before the match and the replacement, two
+// pieces or more.
+func Changes(rep *strings.Replacer, s string) bool {
+	if s == "" {
+		return false
+	}
+	p := probes.Get().(*probe)
+	*p = probe{}
+	rep.WriteString(p, s)
+	changed := p.writes != 1 || p.first != len(s)
+	probes.Put(p)
+	return changed
+}
+
+// probe counts the pieces a replacer writes and the length of the first.
+type probe struct{ writes, first int }
+
+func (p *probe) Write(b []byte) (int, error) { return p.WriteString(string(b)) }
+
+func (p *probe) WriteString(s string) (int, error) {
+	if p.writes == 0 {
+		p.first = len(s)
+	}
+	p.writes++
+	return len(s), nil
+}
+
+var probes = sync.Pool{New: func() any { return new(probe) }}
 
 // Cut redacts s and then cuts it to at most n bytes without splitting a
 // UTF-8 sequence, marking the cut with "...". Redacting first means a cut
