@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/engine/logx"
@@ -167,10 +168,8 @@ func (e *recordEncoder) encode(vals ...any) ([][]byte, []int) {
 			}
 			ends[i] = e.buf.Len()
 		}
-		if !full {
-			if txt := e.buf.String(); e.redact.String(txt) != txt {
-				continue // a secret: write again, every string redacted
-			}
+		if !full && e.hasSecret() {
+			continue // a secret: write again, every string redacted
 		}
 		break
 	}
@@ -182,6 +181,18 @@ func (e *recordEncoder) encode(vals ...any) ([][]byte, []int) {
 		start = end
 	}
 	return out, e.items
+}
+
+// hasSecret reports whether the redactor finds a secret in the text
+// written so far. The text is lent to the redactor without a copy: the
+// redactor returns it or a new string, and neither outlives this call.
+func (e *recordEncoder) hasSecret() bool {
+	b := e.buf.Bytes()
+	if len(b) == 0 {
+		return false
+	}
+	txt := unsafe.String(&b[0], len(b))
+	return e.redact.String(txt) != txt
 }
 
 // list writes a list, recording where each item ends relative to base;

@@ -45,6 +45,10 @@ type groupWriter struct {
 	shut  bool
 	queue chan *groupWrite
 	idle  chan struct{} // closed when the goroutine has ended
+
+	// solo, set by benchmarks before any write, commits each write in a
+	// transaction of its own: the store before group commit.
+	solo bool
 }
 
 func newGroupWriter(s *SQLite) *groupWriter {
@@ -124,9 +128,8 @@ func quiet(err error) bool {
 // of the group is committed; each write then goes again in a transaction
 // of its own, so that it fails alone.
 func (g *groupWriter) commit(group []*groupWrite) {
-	if len(group) == 1 {
-		w := group[0]
-		w.err = g.s.write(w.ctx, func(tx *sql.Tx) error { return w.fn(w.ctx, tx) })
+	if len(group) == 1 || g.solo {
+		g.each(group)
 		return
 	}
 	err := g.s.write(context.Background(), func(tx *sql.Tx) error {
@@ -140,9 +143,13 @@ func (g *groupWriter) commit(group []*groupWrite) {
 		}
 		return nil
 	})
-	if err == nil {
-		return
+	if err != nil {
+		g.each(group)
 	}
+}
+
+// each commits every write of group in a transaction of its own.
+func (g *groupWriter) each(group []*groupWrite) {
 	for _, w := range group {
 		w.err = g.s.write(w.ctx, func(tx *sql.Tx) error { return w.fn(w.ctx, tx) })
 	}
