@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,5 +42,39 @@ func TestPackagingCommandsParse(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "goshawk serve") {
 			t.Errorf("%s: goshawk %s --help exited %d: %s", name, strings.Join(args, " "), code, errOut)
 		}
+	}
+}
+
+// TestGoInstallable keeps `go install github.com/goshawk/goshawk/cmd/goshawk@latest`
+// working: the module is github.com/goshawk/goshawk, go.mod has no replace
+// directive (go install refuses a module that has one), and no folder holds
+// a go.mod of its own, which would cut it, and the files the binary embeds,
+// out of the module.
+func TestGoInstallable(t *testing.T) {
+	root := filepath.Join("..", "..")
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^module github\.com/goshawk/goshawk$`).Match(mod) {
+		t.Errorf("go.mod does not declare module github.com/goshawk/goshawk")
+	}
+	if m := regexp.MustCompile(`(?m)^\s*replace\b.*$`).Find(mod); m != nil {
+		t.Errorf("go.mod has a replace directive, which go install ...@latest refuses: %s", m)
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), "goshawk-demo")) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && d.Name() == "go.mod" && p != filepath.Join(root, "go.mod") {
+			t.Errorf("%s makes its folder a module of its own, outside github.com/goshawk/goshawk", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
