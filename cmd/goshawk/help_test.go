@@ -161,6 +161,8 @@ func TestUnknownCommandAndFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"contaners"}, `unknown command "contaners"; did you mean "containers"?`},
+		{[]string{"help", "contaners"}, `unknown command "contaners"; did you mean "containers"?`},
+		{[]string{"help", "runs", "shw"}, `unknown command "shw"; did you mean "show"?`},
 		{[]string{"runs", "--staus", "failed"}, `unknown flag: --staus`},
 		{[]string{"poll", "tc", "--count", "x"}, `invalid argument "x" for "--count"`},
 		{[]string{"container"}, `usage: goshawk container ID`},

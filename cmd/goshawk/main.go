@@ -175,6 +175,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.pruneCommand(),
 		a.versionCommand(),
 	)
+	root.SetHelpCommand(helpCommand())
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	// The completion commands are cobra's; they get examples like the rest.
@@ -190,6 +191,42 @@ func (a *app) rootCommand() *cobra.Command {
 		}
 	}
 	return root
+}
+
+// helpCommand is goshawk help [CMD ...]: the help of that command, as
+// goshawk CMD --help prints it. Unlike cobra's own, an unknown command is
+// a usage error with a did-you-mean, not the root's help.
+func helpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Short:   "print the help of a command",
+		Long:    "Print the usage, flags and examples of a command, as goshawk COMMAND --help does; with no command, the list of commands.",
+		Example: "  goshawk help\n  goshawk help run\n  goshawk help runs show",
+		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			target, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, sub := range target.Commands() {
+				if sub.IsAvailableCommand() && sub.Name() != "help" {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				return unknownCommand(target, rest[0])
+			}
+			target.InitDefaultHelpFlag()
+			return target.Help()
+		},
+	}
 }
 
 // setup checks the global flags and builds the logger and the registry.
