@@ -58,7 +58,13 @@ func (c *Client) failedWith(prefix string, err error) *providers.Result {
 	return r
 }
 
+// ownersTarget is test_connectivity's request: the owners, no query, as
+// the SOAR app sends it.
 func (c *Client) ownersTarget() string { return c.rootPath + "/security/owners" }
+
+// listOwnersTarget is list_owners' request: TC answers count only when it
+// is asked for with count=true.
+func (c *Client) listOwnersTarget() string { return c.ownersTarget() + "?count=true" }
 
 func runTestConnectivity(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
 	var body object
@@ -70,12 +76,12 @@ func runTestConnectivity(ctx context.Context, c *Client, call *providers.Call) *
 
 func runListOwners(ctx context.Context, c *Client, call *providers.Call) *providers.Result {
 	var body object
-	if err := c.get(ctx, env(call), c.ownersTarget(), &body); err != nil {
+	if err := c.get(ctx, env(call), c.listOwnersTarget(), &body); err != nil {
 		return c.failedWith("Unable to List Owners", err)
 	}
-	// TC sends count with the owners (other lists only with count=true);
-	// without it, the length of the list stands in, and is written into
-	// the envelope so that data.*.count is always there for playbooks.
+	// count was asked for; a server that leaves it out anyway gets the
+	// length of the list instead, written into the envelope so that
+	// data.*.count is always there for playbooks.
 	n := int64(0)
 	if list, ok := body["data"].([]any); ok {
 		n = int64(len(list))
@@ -104,7 +110,9 @@ func huntSpec(name, summary, example string, value providers.Param, typeOf func(
 		Name: name, Summary: summary, Kind: providers.Investigate, ReadOnly: true,
 		Aliases: huntAliases[name],
 		Doc: "Searches the indicators matching " + param + " with TQL, in the given owners or all visible ones, following " +
-			"next pages until max_results are found; attributes, tags and security labels are included on request.",
+			"next pages until max_results are found; attributes, tags and security labels are included on request. " +
+			"When more match, summary.truncated is true, summary.available says how many (one more request asks the count), " +
+			"and the message says how to raise max_results.",
 		Examples: []providers.Example{
 			{Summary: "hunt one " + param, Params: map[string]any{param: example}},
 			{Summary: "with tags and attributes, at most 10", Params: map[string]any{param: example, "tag": true, "attribute": true, "max_results": 10}},
@@ -131,21 +139,36 @@ func huntSpec(name, summary, example string, value providers.Param, typeOf func(
 			}
 			tql := huntTQL(typeOf(v), v, splitList(p.String("owner")))
 			limit := int(p.Int("max_results"))
-			found, more, err := c.search(ctx, env(call), c.huntTarget(tql, fields), limit)
+			found, more, available, err := c.search(ctx, env(call), c.huntTarget(tql, fields), limit)
 			if err != nil {
 				return c.failure(err)
 			}
-			msg := fmt.Sprintf("Found %d indicator(s)", len(found))
-			summary := map[string]any{"total_objects": len(found)}
-			if more {
-				// SOAR's app stopped at the first page without a word; say
-				// that more exist and how to get them.
-				msg += fmt.Sprintf("; more exist: raise max_results (now %d) to get them", limit)
-				summary["truncated"] = true
+			if more && available < 0 {
+				available = c.countMatches(ctx, call, tql, len(found))
 			}
-			return providers.Succeeded(msg, []any{map[string]any{"status": "Success", "data": found}}, summary)
+			return huntResult(found, more, available, limit)
 		}),
 	}
+}
+
+// huntResult is the result of a hunt that found found, limit being its
+// max_results. more reports that further indicators match; available is
+// how many match in all, or -1 when unknown.
+func huntResult(found []any, more bool, available, limit int) *providers.Result {
+	msg := fmt.Sprintf("Found %d indicator(s)", len(found))
+	summary := map[string]any{"total_objects": len(found)}
+	if more {
+		// SOAR's app stopped at the first page without a word; say that
+		// more exist, how many when known, and how to get them.
+		summary["truncated"] = true
+		if available > len(found) {
+			summary["available"] = available
+			msg = fmt.Sprintf("Found %d of %d indicator(s); raise max_results (now %d) to %d to get them all", len(found), available, limit, available)
+		} else {
+			msg += fmt.Sprintf("; more exist: raise max_results (now %d) to get them", limit)
+		}
+	}
+	return providers.Succeeded(msg, []any{map[string]any{"status": "Success", "data": found}}, summary)
 }
 
 // huntTarget is the first request of a hunt: only fields and tql, encoded as
@@ -159,32 +182,76 @@ func (c *Client) huntTarget(tql string, fields []string) string {
 	return c.rootPath + "/indicators?" + q.Encode()
 }
 
+// countTarget asks how many indicators match tql: TC sends count only with
+// count=true, and one indicator is the least a page may carry.
+func (c *Client) countTarget(tql string) string {
+	return c.rootPath + "/indicators?" + url.Values{"count": {"true"}, "resultLimit": {"1"}, "tql": {tql}}.Encode()
+}
+
+// countPage is the part of a list envelope a count request reads.
+type countPage struct {
+	Status string       `json:"status"`
+	Count  *json.Number `json:"count"`
+}
+
+func (p *countPage) succeeded() bool { return p.Status == "Success" }
+
+// countMatches asks the server how many indicators match tql, for a hunt
+// that stopped at max_results with found indicators while a next page
+// remained. The count is a courtesy: when it cannot be had (a failed
+// request, no count in the answer, a count that does not exceed what was
+// found) the hunt keeps its result without it, and the reason is logged at
+// debug. It returns -1 then.
+func (c *Client) countMatches(ctx context.Context, call *providers.Call, tql string, found int) int {
+	e := env(call)
+	var page countPage
+	reason := ""
+	if err := c.get(ctx, e, c.countTarget(tql), &page); err != nil {
+		reason = c.failure(err).Message
+	} else if page.Count == nil {
+		reason = "the answer to count=true has no count"
+	} else if n, err := page.Count.Int64(); err != nil || n <= int64(found) {
+		reason = fmt.Sprintf("count %s is not a number above the %d found", page.Count.String(), found)
+	} else {
+		return int(n)
+	}
+	e.Logger().Debug("threatconnect: hunt: the count of matches is unavailable", "reason", reason)
+	return -1
+}
+
 // search fetches target and then follows the next links, as received, until
 // limit indicators are collected or there is no next page. more reports
-// that the server holds further matches past limit.
-func (c *Client) search(ctx context.Context, env httpx.Env, target string, limit int) (found []any, more bool, err error) {
+// that the server holds further matches past limit; available is then how
+// many match in all when the pages tell (all were read), else -1.
+func (c *Client) search(ctx context.Context, env httpx.Env, target string, limit int) (found []any, more bool, available int, err error) {
 	found = []any{}
 	seen := map[string]bool{}
 	for target != "" && !seen[target] {
 		seen[target] = true
 		var page listPage[any]
 		if err := c.get(ctx, env, target, &page); err != nil {
-			return nil, false, err
+			return nil, false, -1, err
 		}
 		found = append(found, page.Data...)
 		if len(found) >= limit {
-			return found[:limit], len(found) > limit || page.Next != "", nil
+			switch {
+			case page.Next != "":
+				return found[:limit], true, -1, nil
+			case len(found) > limit:
+				return found[:limit], true, len(found), nil
+			}
+			return found, false, len(found), nil
 		}
 		if page.Next == "" || len(page.Data) == 0 {
 			break
 		}
 		next, err := c.nextTarget(page.Next)
 		if err != nil {
-			return nil, false, err
+			return nil, false, -1, err
 		}
 		target = next
 	}
-	return found, false, nil
+	return found, false, len(found), nil
 }
 
 // nextTarget returns the request target of a next link, byte for byte as

@@ -133,10 +133,12 @@ func TestHuntFollowsNextUpToMaxResults(t *testing.T) {
 		want, reqs   int
 		wantOnePrefx bool
 	}{
-		{nil, 100, 1, true},
+		// A hunt that stops at max_results with a next page left asks the
+		// count once more (TestHuntCountsWhatItLeftOut).
+		{nil, 100, 2, true},
 		{105, 105, 2, false},
 		{"500", 111, 2, false},
-		{1, 1, 1, true},
+		{1, 1, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.maxResults), func(t *testing.T) {
@@ -201,13 +203,20 @@ func TestOwnersAndConnectivity(t *testing.T) {
 			if len(owners) != 2 || owners[0].(map[string]any)["id"] != json.Number(strconv.FormatInt(tcfake.SeedOwnerID, 10)) {
 				t.Errorf("owners = %v", owners)
 			}
-			wantURI := "/v3/security/owners"
+			// test_connectivity sends the app's request as is; list_owners
+			// asks for the count, which TC sends only with count=true.
+			prefix := "/v3"
 			if base != "" {
-				wantURI = "/api/v3/security/owners"
+				prefix = "/api/v3"
 			}
-			for _, req := range f.srv.Requests() {
-				if req.RequestURI != wantURI {
-					t.Errorf("request %s, want %s", req.RequestURI, wantURI)
+			reqs := f.srv.Requests()
+			want := []string{prefix + "/security/owners", prefix + "/security/owners?count=true"}
+			if len(reqs) != len(want) {
+				t.Fatalf("%d requests, want %d", len(reqs), len(want))
+			}
+			for i, req := range reqs {
+				if req.RequestURI != want[i] {
+					t.Errorf("request %d: %s, want %s", i, req.RequestURI, want[i])
 				}
 			}
 		})

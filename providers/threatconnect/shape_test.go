@@ -18,4 +18,16 @@ func TestResultShapes(t *testing.T) {
 			f := newFixture(t, tcfake.Options{}, nil)
 			return f.invokeEnv(t, action, params, f.env(newMemSink(), time.Now()))
 		})
+
+	// A hunt that leaves matches out adds summary.truncated and
+	// summary.available.
+	t.Run("hunt_ip truncated", func(t *testing.T) {
+		f := newFixture(t, tcfake.Options{Empty: true}, nil)
+		plantHuntMatches(f.srv)
+		r := f.invoke(t, "hunt_ip", map[string]any{"ip": "10.77.0.1", "max_results": 5})
+		if !r.OK() || r.Summary["available"] != 111 {
+			t.Fatalf("got %s %q %v", r.Status, r.Message, r.Summary)
+		}
+		providertest.Golden(t, "testdata/shapes/hunt_ip_truncated.golden", providertest.ResultShape(t, r), updateGoldenFiles())
+	})
 }

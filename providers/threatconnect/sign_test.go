@@ -34,6 +34,11 @@ func TestSignVectors(t *testing.T) {
 		name, target, method, want string
 	}{
 		{"1 owners", public.ownersTarget(), "GET", "k4djh7nrGDZSEJMDFH16v456gO0eYkHYxSafHN4lihY="},
+		// goshawk-only shapes, computed the same way: list_owners asks for
+		// the count, and a truncated hunt asks how many match in all.
+		{"list owners with count", public.listOwnersTarget(), "GET", "xMA4/WhYxBeSJr3s4ILPGYuHNHSNT39AFqUC0PcRGpU="},
+		{"hunt ip count with owners", public.countTarget(huntTQL("Address", "1.2.3.4", splitList("Org A, Org B"))), "GET",
+			"4JPhDn+Xvlh3LxaFp+MtUJw4n8ba7Yi6SIr1lT5yvfA="},
 		{"2 hunt ip with owners", public.huntTarget(huntTQL("Address", "1.2.3.4", splitList("Org A, Org B")), []string{"tags", "attributes"}), "GET",
 			"5NgT1P16Cyl8U1Ix7Aa4pz2QOjBULbdY+tHoJteH77o="},
 		{"3 hunt domain", public.huntTarget(huntTQL("Host", "example.com", nil), nil), "GET", "zPqwQiSz+UNstx0zgrM5ULGlsxSW69ZqfXnmzp4iVT4="},

@@ -519,6 +519,29 @@ func TestSearchReturnsActiveOnly(t *testing.T) {
 	}
 }
 
+// count comes only when asked for with count=true, and counts every match,
+// not the page: a client asks the total of a search with resultLimit=1.
+func TestSearchCountOnlyWhenAsked(t *testing.T) {
+	s := newTestServer(t, Options{})
+	tql := "summary CONTAINS '192.0.2.'"
+	for _, q := range []url.Values{{"tql": {tql}}, {"tql": {tql}, "count": {"false"}}} {
+		if l := getList(t, s, searchPath("/v3", q)); l.Count != nil {
+			t.Errorf("%s: count %d without count=true", q.Encode(), *l.Count)
+		}
+	}
+	for _, v := range []string{"true", "TRUE"} {
+		q := url.Values{"tql": {tql}, "count": {v}, "resultLimit": {"1"}}
+		l := getList(t, s, searchPath("/api/v3", q))
+		got := int64(-1) // absent
+		if l.Count != nil {
+			got = *l.Count
+		}
+		if got != SeedBurstCount || len(l.Data) != 1 || l.Next == "" {
+			t.Errorf("count=%s&resultLimit=1: count %d, %d items, next %q; want %d, 1 and a next link", v, got, len(l.Data), l.Next, SeedBurstCount)
+		}
+	}
+}
+
 func TestSearchTQL(t *testing.T) {
 	s := newTestServer(t, Options{})
 	s.AddIndicator(Indicator{Type: "Mutex", Custom: map[string]string{"Mutex": "O'Brien \"`x`\""}, Active: true})
