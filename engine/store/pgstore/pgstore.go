@@ -369,6 +369,17 @@ CREATE TABLE goshawk_fires (
 DROP INDEX goshawk_runs_once_per_container;
 CREATE UNIQUE INDEX goshawk_runs_once_per_container ON goshawk_runs(playbook, container_id) WHERE container_id IS NOT NULL AND trigger = 'on_poll';
 `,
+	// 5: concurrency slots of playbooks across the cluster, leased by the
+	// node running a job; a dead node's leases are free to take.
+	`
+CREATE TABLE goshawk_slots (
+	playbook text NOT NULL,
+	slot     integer NOT NULL,
+	node     text NOT NULL,
+	job      bigint NOT NULL,
+	PRIMARY KEY (playbook, slot)
+);
+`,
 }
 
 // migrate applies goshawk's migrations and River's, holding a session

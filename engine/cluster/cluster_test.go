@@ -1,0 +1,348 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goshawk/goshawk/engine/cluster"
+	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/pgtest"
+	"github.com/goshawk/goshawk/providers/cef"
+)
+
+// TestSubmitAnyNodeRuns queues runs from one node and waits for each on
+// whichever node executed it: every run is recorded once, by a node of the
+// cluster.
+func TestSubmitAnyNodeRuns(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	a := newTestNode(t, url, "a", nil)
+	newTestNode(t, url, "b", nil)
+	const runs = 40
+	ids := make([]int64, runs)
+	for i := range runs {
+		id, err := a.node.Submit(ctx, cluster.Request{Playbook: "echo", Inputs: map[string]any{"text": fmt.Sprint(i)}, Trigger: "webhook"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	seen := map[int64]bool{}
+	for i, id := range ids {
+		rec, err := a.node.Wait(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Status != store.RunSuccess || rec.Trigger != "webhook" || fmt.Sprint(rec.Result) != fmt.Sprintf("map[said:%d]", i) {
+			t.Errorf("run of job %d = %+v", id, rec)
+		}
+		if seen[rec.ID] {
+			t.Errorf("run %d returned for two jobs", rec.ID)
+		}
+		seen[rec.ID] = true
+	}
+	all, err := a.store.ListRuns(ctx, store.RunQuery{Playbook: "echo", Limit: 1000})
+	if err != nil || len(all) != runs {
+		t.Fatalf("%d echo runs recorded, %v; want %d", len(all), err, runs)
+	}
+	perNode := countByNode(t, a, "echo")
+	if perNode["a"]+perNode["b"] != runs {
+		t.Errorf("runs by node = %v; want all %d on a or b", perNode, runs)
+	}
+	if _, err := a.node.Submit(ctx, cluster.Request{Playbook: "nope"}); !errors.Is(err, cluster.ErrUnknownPlaybook) {
+		t.Errorf("Submit of an unknown playbook = %v, want ErrUnknownPlaybook", err)
+	}
+}
+
+func countByNode(t *testing.T, n *testNode, playbook string) map[string]int {
+	t.Helper()
+	rows, err := n.store.Pool().Query(context.Background(), `SELECT node, count(*) FROM goshawk_runs WHERE playbook = $1 GROUP BY node`, playbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var node string
+		var c int
+		if err := rows.Scan(&node, &c); err != nil {
+			t.Fatal(err)
+		}
+		out[node] = c
+	}
+	return out
+}
+
+// TestConcurrencyAndQueueAcrossNodes has a playbook with concurrency 1 and
+// queue 2 on two nodes: never two runs at once across the cluster, and a
+// fourth waiting run is refused whichever node it is sent to.
+func TestConcurrencyAndQueueAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	one := map[string]string{"one": `name: one
+trigger: {webhook: true}
+inputs:
+  ms: {type: number}
+assets: [box]
+lua: |
+  box.sleep({ms = input.ms})
+  return {}
+concurrency: 1
+queue: 2
+`}
+	var running, peak atomic.Int32
+	var nodes []*testNode
+	for _, name := range []string{"a", "b"} {
+		n, err := startNodeWith(ctx, url, name, testPlaybooks(one), &running, &peak, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.stop)
+		nodes = append(nodes, n)
+	}
+	var ids []int64
+	for i := range 3 {
+		id, err := nodes[i%2].node.Submit(ctx, cluster.Request{Playbook: "one", Inputs: map[string]any{"ms": 300}, Trigger: "webhook"})
+		if err != nil {
+			t.Fatalf("run %d refused: %v", i+1, err)
+		}
+		ids = append(ids, id)
+	}
+	_, err := nodes[1].node.Submit(ctx, cluster.Request{Playbook: "one", Inputs: map[string]any{"ms": 300}, Trigger: "webhook"})
+	if !errors.Is(err, cluster.ErrQueueFull) || !strings.Contains(err.Error(), "concurrency 1, queue 2") {
+		t.Fatalf("a fourth run = %v; want ErrQueueFull naming the bounds", err)
+	}
+	for _, id := range ids {
+		if rec, err := nodes[0].node.Wait(ctx, id); err != nil || rec.Status != store.RunSuccess {
+			t.Fatalf("run of job %d: %+v, %v", id, rec, err)
+		}
+	}
+	if p := peak.Load(); p != 1 {
+		t.Errorf("%d runs of a concurrency-1 playbook ran at once across the cluster", p)
+	}
+	// The queue drained: runs are accepted again.
+	if _, err := nodes[1].node.Submit(ctx, cluster.Request{Playbook: "one", Inputs: map[string]any{"ms": 1}, Trigger: "webhook"}); err != nil {
+		t.Errorf("run after the queue drained: %v", err)
+	}
+}
+
+// TestScheduleExactlyOnce runs an every-second schedule on three nodes and
+// stops one of them half way: each instant between the first and the last
+// fired exactly once, and made exactly one run.
+func TestScheduleExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	tick := map[string]string{"tick": `name: tick
+trigger: {every: 1s}
+assets: [box]
+lua: |
+  return {}
+`}
+	var nodes []*testNode
+	for _, name := range nodeNames("n", 3) {
+		nodes = append(nodes, newTestNode(t, url, name, tick))
+	}
+	fires := func() ([]time.Time, error) {
+		rows, err := nodes[0].store.Pool().Query(ctx, `SELECT at FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'fired' ORDER BY at`)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	}
+	waitFor(t, "4 instants", func() (bool, error) { at, err := fires(); return len(at) >= 4, err })
+	nodes[2].stop() // the node leaves mid-way; the chain goes on
+	var before int
+	if at, err := fires(); err == nil {
+		before = len(at)
+	}
+	waitFor(t, "4 more instants", func() (bool, error) { at, err := fires(); return len(at) >= before+4, err })
+	for _, n := range nodes[:2] {
+		n.stop()
+	}
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	rows, err := db.Query(ctx, `SELECT at FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'fired' ORDER BY at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d != time.Second {
+			t.Errorf("instants %s and %s are %s apart: an instant was lost or doubled", at[i-1], at[i], d)
+		}
+	}
+	var runs int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM goshawk_runs WHERE playbook = 'tick'`).Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	// A run queued by the last fire may not have started before the nodes
+	// stopped; none may be doubled.
+	if runs > len(at) || runs < len(at)-1 {
+		t.Errorf("%d runs for %d fired instants", runs, len(at))
+	}
+}
+
+// TestOnPollExactlyOnce has two nodes ingest the same 1,000 indicators at
+// once: 1,000 containers and exactly one triage run for each.
+func TestOnPollExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	a := newTestNode(t, url, "a", nil)
+	b := newTestNode(t, url, "b", nil)
+	const total = 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, n := range []*testNode{a, b} {
+		wg.Go(func() {
+			sink := n.node.Sink("box")
+			for from := 0; from < total; from += 100 {
+				var batch []cef.Container
+				for i := from; i < from+100; i++ {
+					batch = append(batch, cef.Container{Name: fmt.Sprint("10.0.0.", i), Label: "box", SourceDataIdentifier: fmt.Sprint(i),
+						Artifacts: []cef.Artifact{{Name: "ip", Label: "event", Type: "Address", SourceDataIdentifier: fmt.Sprint(i),
+							CEF: map[string]any{"deviceAddress": fmt.Sprint("10.0.0.", i)}}}})
+				}
+				cp := fmt.Sprint(from + 100)
+				if _, _, err := sink.Ingest(ctx, batch, &cp); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var containers, runs, distinct, done int
+	waitFor(t, "1,000 triage runs", func() (bool, error) {
+		err := a.store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM goshawk_containers),
+			(SELECT count(*) FROM goshawk_runs WHERE playbook = 'triage'),
+			(SELECT count(DISTINCT container_id) FROM goshawk_runs WHERE playbook = 'triage'),
+			(SELECT count(*) FROM goshawk_runs WHERE playbook = 'triage' AND status = 'success')`).Scan(&containers, &runs, &distinct, &done)
+		return done >= total || err != nil, err
+	})
+	if containers != total || runs != total || distinct != total {
+		t.Errorf("%d containers, %d triage runs for %d containers; want %d of each", containers, runs, distinct, total)
+	}
+}
+
+// TestDeadNodeInterruptedAndRetried starts a node in a child process, has
+// it take a long run, and kills it with SIGKILL: the run is marked
+// interrupted, naming the node, within the playbook timeout plus 30 s, and
+// (retry_interrupted) re-run once on the live node.
+func TestDeadNodeInterruptedAndRetried(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	child := startChild(t, url, "doomed")
+	// The submitter only queues: the child is the one node that works
+	// until the run is in flight there.
+	sub, err := startNodeWith(ctx, url, "submitter", testPlaybooks(nil), nil, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.stop)
+	job, err := sub.node.Submit(ctx, cluster.Request{Playbook: "slow", Inputs: map[string]any{"ms": 600000}, Trigger: "webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim store.Run
+	waitFor(t, "the run to start on the child", func() (bool, error) {
+		runs, err := sub.store.JobRuns(ctx, job)
+		if err != nil || len(runs) == 0 {
+			return false, err
+		}
+		victim, err = sub.store.GetRun(ctx, runs[0].ID)
+		return true, err
+	})
+	if victim.Status != store.RunRunning {
+		t.Fatalf("the run on the child is %s, want running", victim.Status)
+	}
+	live := newTestNode(t, url, "live", nil)
+	killed := time.Now()
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+
+	var rec store.Run
+	waitFor(t, "the run to be interrupted", func() (bool, error) {
+		var err error
+		rec, err = live.store.GetRun(ctx, victim.ID)
+		return rec.Status != store.RunRunning, err
+	})
+	took := time.Since(killed)
+	if rec.Status != store.RunInterrupted || !strings.Contains(rec.Error, "node doomed") {
+		t.Errorf("the dead node's run = %s %q; want interrupted naming node doomed", rec.Status, rec.Error)
+	}
+	if bound := time.Minute + 30*time.Second; took > bound {
+		t.Errorf("marked interrupted %s after the kill; the bound is the timeout plus 30 s, %s", took, bound)
+	}
+	t.Logf("death to interrupted: %s", took.Round(time.Millisecond))
+
+	// retry_interrupted: one more run of the same job, on the live node.
+	waitFor(t, "the retry", func() (bool, error) {
+		runs, err := live.store.JobRuns(ctx, job)
+		return len(runs) == 2, err
+	})
+	runs, _ := live.store.JobRuns(ctx, job)
+	if runs[1].Node != "live" {
+		t.Errorf("the retry ran on %s, want the live node", runs[1].Node)
+	}
+}
+
+// startChild starts a node in a child process and waits until it serves.
+func startChild(t *testing.T, url, name string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+name, childURLEnv+"="+url)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == childReady {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the child node exited before it was ready")
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the child node did not get ready")
+	}
+	return cmd
+}
