@@ -397,29 +397,15 @@ func (d *decoder) object(n *yaml.Node, what string) (map[string]any, bool) {
 	return m, true
 }
 
-// value decodes any YAML value to JSON-like Go values, with numbers as
-// json.Number so large ids stay exact.
+// value decodes any YAML value to plain Go data (yamlx.Plain): maps, lists,
+// strings, int64, float64, bools and nil.
 func (d *decoder) value(n *yaml.Node) (any, bool) {
-	var raw any
-	if err := n.Decode(&raw); err != nil {
-		d.Errorf(n, "%v", err)
-		return nil, false
-	}
-	// A JSON round trip turns YAML's maps, ints and floats into the
-	// shapes a run record has.
-	b, err := json.Marshal(jsonable(raw))
+	v, err := yamlx.Plain(n)
 	if err != nil {
-		d.Errorf(n, "this value has no JSON form: %v", err)
-		return nil, false
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
 		d.Errorf(n, "%v", err)
 		return nil, false
 	}
-	return out, true
+	return v, true
 }
 
 // into decodes a YAML value into a typed Go value through its JSON form.
@@ -436,28 +422,4 @@ func (d *decoder) into(n *yaml.Node, what string, dst any) bool {
 		return false
 	}
 	return true
-}
-
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonable(e)
-		}
-		return x
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fmt.Sprint(k)] = jsonable(e)
-		}
-		return out
-	case []any:
-		for i, e := range x {
-			x[i] = jsonable(e)
-		}
-		return x
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	}
-	return v
 }
