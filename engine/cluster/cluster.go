@@ -642,7 +642,7 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 		default:
 			var busy bool
 			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1 AND args->>'playbook' = $2
-				AND args->>'trigger' = 'schedule' AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending'))`,
+				AND args->>'trigger' IN ('schedule', 'every') AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending'))`,
 				RunArgs{}.Kind(), a.Playbook).Scan(&busy)
 			if err != nil {
 				return err
@@ -661,7 +661,7 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 				return err
 			}
 			if outcome == "fired" {
-				req := Request{Playbook: a.Playbook, Trigger: "schedule", At: a.At}
+				req := Request{Playbook: a.Playbook, Trigger: triggerOf(a.Spec), At: a.At}
 				if _, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, nil); err != nil {
 					return err
 				}
@@ -672,6 +672,15 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
+}
+
+// triggerOf names the trigger of a schedule's runs, as a single node
+// names them: every for a fixed interval, schedule for cron.
+func triggerOf(spec string) string {
+	if _, ok := cutPrefix(spec, "every "); ok {
+		return "every"
+	}
+	return "schedule"
 }
 
 // continueChain queues the chain's next instant, unless no live node

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReopenKeepsData", testReopenKeepsData},
 		{"ConcurrentHandles", testConcurrentHandles},
 		{"LastContainerID", testLastContainerID},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
