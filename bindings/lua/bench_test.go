@@ -111,3 +111,25 @@ func BenchmarkIdleStateMemory(b *testing.B) {
 	}
 	b.ReportMetric(perState, "bytes/state")
 }
+
+// BenchmarkJSONRoundTrip is json.encode then json.decode of the payload
+// of BenchmarkPluginCallFromLua (about 100 bytes): the Lua side of a
+// plugin call, without the plugin.
+func BenchmarkJSONRoundTrip(b *testing.B) {
+	script, err := Compile("bench.lua", []byte(`
+local payload = {indicator = "203.0.113.7", tc = {rating = 3, confidence = 70}, tq = {score = 6, status = "Active"}}
+local out
+for i = 1, input.n do out = json.decode(json.encode(payload)) end
+return out.tq.status`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := NewRuntime(Options{})
+	defer rt.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := rt.Run(context.Background(), &RunSpec{Script: script, Inputs: map[string]any{"n": b.N}})
+	if err != nil || res != "Active" {
+		b.Fatalf("%v %v", res, err)
+	}
+}
