@@ -399,6 +399,10 @@ func (a aligned) Next(t time.Time) time.Time {
 	return t.Truncate(d).Add(d)
 }
 
+// ErrRefused marks, wrapped, a run an ExecFunc refuses for good (its
+// inputs do not fit the playbook): its job is cancelled, not retried.
+var ErrRefused = errors.New("cluster: run refused")
+
 // ErrQueueFull is returned, wrapped, by Submit when a playbook has as many
 // runs running and waiting across the cluster as its concurrency and queue
 // allow.
@@ -550,6 +554,10 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	rec, err := n.o.Exec(pgstore.WithJob(ctx, job.ID), job.Args.Request)
 	if errors.Is(err, store.ErrDuplicateRun) {
 		return nil
+	}
+	if errors.Is(err, ErrRefused) {
+		n.o.Log.Error("cluster: run refused; its job is cancelled", "playbook", p.Name, "job", job.ID, "err", err)
+		return river.JobCancel(err)
 	}
 	if err != nil && rec == nil {
 		// Nothing was recorded: the store or the node could not start it.
@@ -855,4 +863,66 @@ func (s *sink) Ingest(ctx context.Context, batch []cef.Container, checkpoint *st
 		return 0, 0, err
 	}
 	return created, duplicates, nil
+}
+
+// NodeStatus is one live node as GET /api/cluster shows it.
+type NodeStatus struct {
+	ID        string    `json:"id"`
+	Self      bool      `json:"self"`
+	Started   time.Time `json:"started"`
+	Heartbeat time.Time `json:"heartbeat"`
+	// Playbooks maps each playbook the node serves to its version.
+	Playbooks map[string]string `json:"playbooks"`
+	// Drifted lists the playbooks whose version here differs from the
+	// version most live nodes serve, or that only some nodes serve: the
+	// node's folder has drifted.
+	Drifted []string `json:"drifted"`
+}
+
+// Nodes lists the live nodes by name, with the playbook versions each
+// serves and where they drift from the others.
+func (n *Node) Nodes(ctx context.Context) ([]NodeStatus, error) {
+	live, err := n.st.LiveNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeStatus, 0, len(live))
+	votes := map[string]map[string]int{} // playbook -> version -> nodes
+	for _, l := range live {
+		var info nodeInfo
+		_ = json.Unmarshal([]byte(l.Info), &info) // a node not yet synced has {}
+		ns := NodeStatus{ID: l.ID, Self: l.ID == n.st.Node(), Started: l.Started, Heartbeat: l.Heartbeat, Playbooks: map[string]string{}, Drifted: []string{}}
+		for name, p := range info.Playbooks {
+			ns.Playbooks[name] = p.Version
+			if votes[name] == nil {
+				votes[name] = map[string]int{}
+			}
+			votes[name][p.Version]++
+		}
+		out = append(out, ns)
+	}
+	for i := range out {
+		for name, versions := range votes {
+			mine, ok := out[i].Playbooks[name]
+			best := 0
+			for _, c := range versions {
+				best = max(best, c)
+			}
+			if !ok || versions[mine] < best || len(versions) > 1 && versions[mine] == best && !isOnlyTop(versions, mine) {
+				out[i].Drifted = append(out[i].Drifted, name)
+			}
+		}
+		slices.Sort(out[i].Drifted)
+	}
+	return out, nil
+}
+
+// isOnlyTop reports whether v alone has the most votes.
+func isOnlyTop(votes map[string]int, v string) bool {
+	for k, c := range votes {
+		if k != v && c >= votes[v] {
+			return false
+		}
+	}
+	return true
 }
