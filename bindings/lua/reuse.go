@@ -205,6 +205,8 @@ func (st *state) initTables() {
 	st.pluginsMeta = missingMeta(st.L, func(L *glua.LState, key string) {
 		L.RaiseError("plugin %s is not declared by this playbook; add it to the playbook's plugins: list", key)
 	})
+	// Every run's plugins table shares it, so no script may change it.
+	st.pluginsMeta.RawSetString("__metatable", glua.LString("protected"))
 	st.buildGlobals()
 }
 

@@ -410,6 +410,8 @@ func TestReusedTablesNeverLeakChanges(t *testing.T) {
 			pi = math.pi > 3.14, x = x == nil, tc = type(tc.noop), tq = tq == nil,
 			meta = tostring(getmetatable(math)), array = rawget(string, 1) == nil and rawget(_G, 1) == nil,
 			input = input.n,
+			plugins = select(2, pcall(function() return plugins.nope end)),
+			pluginsMeta = tostring(getmetatable(plugins)),
 		}`
 	want := mustRun(t, rt, probe, spec())
 	st := pooledState(t, rt)
@@ -447,6 +449,7 @@ func TestReusedTablesNeverLeakChanges(t *testing.T) {
 		`_G.string = {}`,
 		`print = nil`,
 		`input.n = 2 plugins = nil`,
+		`pcall(function() getmetatable(plugins).__index = function() return 1 end end) pcall(setmetatable, plugins, nil)`,
 		// Through names a script doesn't spell out.
 		`local function f() return function() string.foo = 1 end end f()()`,
 		`local g = _G g.string.foo = 1 g.math.pi = 3`,
