@@ -179,6 +179,26 @@ func TestUnknownCommandAndFlag(t *testing.T) {
 	}
 }
 
+// TestSingleDashLongFlags: the flag package the CLI used before took
+// -name as well as --name; scripts that use it keep working.
+func TestSingleDashLongFlags(t *testing.T) {
+	missing := "/nonexistent/goshawk.yaml"
+	for _, args := range [][]string{
+		{"-config", missing, "runs", "-json"},
+		{"runs", "-config=" + missing, "-log-format", "json", "-limit", "5"},
+	} {
+		_, errOut, code := runCLI(args...)
+		if code != exitUsage || !strings.Contains(errOut, missing) || strings.Contains(errOut, "unknown") {
+			t.Errorf("goshawk %v: exit %d, stderr %q; want the config %s named", args, code, errOut, missing)
+		}
+	}
+	got := longFlagsSingleDash(allCommands()[0], []string{"-v", "act", "tc", "hunt_ip", "ip=-x", "-json", "-5", "-nosuch", "--", "-json"})
+	want := []string{"-v", "act", "tc", "hunt_ip", "ip=-x", "--json", "-5", "-nosuch", "--", "-json"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rewritten %q, want %q", got, want)
+	}
+}
+
 // TestGlobalFlagsAnywhere: --config, --log-format and -v work before or
 // after the command.
 func TestGlobalFlagsAnywhere(t *testing.T) {

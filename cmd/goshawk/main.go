@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/logx"
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	a.log = logx.New(a.stderr, "text", slog.LevelInfo, a.redact)
 
 	root := a.rootCommand()
-	root.SetArgs(args)
+	root.SetArgs(longFlagsSingleDash(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
@@ -191,6 +192,40 @@ func (a *app) rootCommand() *cobra.Command {
 		}
 	}
 	return root
+}
+
+// longFlagsSingleDash rewrites -name and -name=value into --name and
+// --name=value when name is a long flag of the command tree: the CLI
+// before cobra parsed its flags with the standard flag package, which takes
+// both forms, and scripts written for it (goshawk -config x runs -json)
+// keep working. A shorthand (-v), a negative number and anything after --
+// are left alone.
+func longFlagsSingleDash(root *cobra.Command, args []string) []string {
+	long := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, len(args))
+	for i, arg := range args {
+		out[i] = arg
+		if arg == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+			name, _, _ := strings.Cut(arg[1:], "=")
+			if len(name) > 1 && long[name] {
+				out[i] = "-" + arg
+			}
+		}
+	}
+	return out
 }
 
 // helpCommand is goshawk help [CMD ...]: the help of that command, as
