@@ -230,6 +230,9 @@ func TestCompletion(t *testing.T) {
 	}
 	// Providers, the config's assets and their actions, and flag values.
 	cfg := filepath.Join(t.TempDir(), "goshawk.yaml")
+	writeTestFile(t, filepath.Join(filepath.Dir(cfg), "playbooks", "one.yaml"), "name: named_in_file\nlua: return 1\n")
+	writeTestFile(t, filepath.Join(filepath.Dir(cfg), "playbooks", "by_file_name.yaml"), "lua: return 1\n")
+	writeTestFile(t, filepath.Join(filepath.Dir(cfg), "playbooks", "by_file_name_test.yaml"), "cases: []\n")
 	writeTestFile(t, cfg, "assets:\n  tc:\n    provider: threatconnect\n    base_url: http://127.0.0.1:1\n    access_id: x\n    secret_key: ${UNSET_SECRET}\n")
 	for _, c := range []struct {
 		args []string
@@ -240,8 +243,12 @@ func TestCompletion(t *testing.T) {
 		{[]string{"act", "--config", cfg, "tc", "hunt_"}, []string{"hunt_ip\t", "hunt_domain\t"}},
 		{[]string{"--config", cfg, "poll", ""}, []string{"tc\n"}},
 		{[]string{"runs", "--log-format", ""}, []string{"text\n", "json\n"}},
+		{[]string{"--config", cfg, "run", ""}, []string{"named_in_file\n", "by_file_name\n"}},
 	} {
 		out, _, code := runCLI(append([]string{"__complete"}, c.args...)...)
+		if strings.Contains(out, "_test") {
+			t.Errorf("__complete %v offers a test file:\n%s", c.args, out)
+		}
 		for _, w := range c.want {
 			if code != exitOK || !strings.Contains(out, w) {
 				t.Errorf("__complete %v: exit %d, lacks %q:\n%s", c.args, code, w, out)

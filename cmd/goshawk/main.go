@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -545,3 +547,34 @@ func (a *app) completeProviders(cmd *cobra.Command, args []string, _ string) ([]
 	}
 	return a.reg.Names(), cobra.ShellCompDirectiveNoFileComp
 }
+
+// completePlaybooks completes a playbook name from the config's playbooks
+// folder: each YAML file's name: key, else its file name.
+func (a *app) completePlaybooks(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 || (a.reg == nil && a.setup() != nil) {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, pattern := range []string{"*.yaml", "*.yml"} {
+		files, _ := filepath.Glob(filepath.Join(cfg.Playbooks, pattern))
+		for _, f := range files {
+			base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+			if strings.HasSuffix(base, "_test") {
+				continue // a playbook's tests (goshawk test)
+			}
+			if b, err := os.ReadFile(f); err == nil {
+				if m := playbookNameRE.FindSubmatch(b); m != nil {
+					base = string(m[1])
+				}
+			}
+			out = append(out, base)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+var playbookNameRE = regexp.MustCompile(`(?m)^name:[ \t]*["']?([A-Za-z0-9][A-Za-z0-9._-]*)`)

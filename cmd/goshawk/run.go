@@ -52,8 +52,9 @@ come from the playbook's on_poll asset.
 The secrets of the assets the playbook declares (assets:) must be in the
 environment; a missing one is named with its asset before the run starts.
 Exits 1 when the run does not succeed, 2 on bad input.`,
-		Example: "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json\n  goshawk run poll_triage --container 12",
-		Args:    argsBetween(1, -1),
+		Example:           "  goshawk run hunt_enrich_post ip=1.2.3.4\n  goshawk run triage_text text='seen at 1.2.3[.]4' --json\n  goshawk run poll_triage --container 12",
+		Args:              argsBetween(1, -1),
+		ValidArgsFunction: a.completePlaybooks,
 		RunE: body(func(ctx context.Context, pos []string) int {
 			return cmdRun(ctx, a, pos, f)
 		}),
