@@ -140,6 +140,7 @@ type recordEncoder struct {
 	buf    bytes.Buffer
 	keys   []entry // scratch for sorting objects' entries, reused
 	full   bool    // redact every string, not only escaped ones
+	found  bool    // a string redacted on the way had a secret
 	items  []int   // end offsets of the items of the last list value
 }
 
@@ -221,7 +222,11 @@ func (e *recordEncoder) text(s string) {
 		e.buf.WriteByte('"')
 		return
 	}
-	e.string(e.redact.String(s))
+	red := e.redact.String(s)
+	if red != s {
+		e.found = true
+	}
+	e.string(red)
 }
 
 // encoders are reused: a step's encoding would otherwise grow a fresh
@@ -240,7 +245,7 @@ func putEncoder(e *recordEncoder) {
 	if e.buf.Cap() > 256<<10 {
 		return
 	}
-	e.redact, e.keys, e.items = nil, e.keys[:0], e.items[:0]
+	e.redact, e.keys, e.items, e.full, e.found = nil, e.keys[:0], e.items[:0], false, false
 	e.buf.Reset()
 	encoders.Put(e)
 }

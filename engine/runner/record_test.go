@@ -7,6 +7,7 @@ import (
 
 	"github.com/goshawk/goshawk/engine/logx"
 	"github.com/goshawk/goshawk/engine/runner"
+	"github.com/goshawk/goshawk/engine/store"
 )
 
 // TestFailedRunRecordShowsTheFailingStepsParametersAndTheLogBefore is the
@@ -148,3 +149,24 @@ lua: |
 		t.Errorf("params %s, want %s", s.Params, want)
 	}
 }
+
+// TestRunResultIsRedactedWhenTheSecretSitsInAnEscapedString: a result
+// string that JSON escapes (a quote, a newline) is checked on its own, so
+// a secret inside it is redacted like any other.
+func TestRunResultIsRedactedWhenTheSecretSitsInAnEscapedString(t *testing.T) {
+	e := newEnv(t)
+	pb := e.playbook("quoted", `inputs:
+  s: {type: string}
+lua: |
+  return {q = "\"" .. input.s .. "\"\n", plain = "ok", list = {"x\t" .. input.s}}
+`)
+	rec := e.run(pb, map[string]any{"s": testSecret})
+	for _, r := range []*store.Run{rec, ptrTo(e.stored(rec.ID))} {
+		raw, _ := json.Marshal(r.Result)
+		if strings.Contains(string(raw), testSecret) || !strings.Contains(string(raw), logx.Redacted) || !strings.Contains(string(raw), `"plain":"ok"`) {
+			t.Errorf("result %s", raw)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

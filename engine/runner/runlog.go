@@ -29,7 +29,8 @@ type runLog struct {
 	lines        []store.LogLine
 	bytes        int
 	droppedLines int
-	droppedBytes int // message bytes of the dropped lines
+	droppedBytes int  // message bytes of the dropped lines
+	closed       bool // the record is taken: lines go to the process log only
 }
 
 func newRunLog(base slog.Handler, redact *logx.Redactor, maxLines, maxBytes int) *runLog {
@@ -46,13 +47,13 @@ func (l *runLog) logger(keep slog.Level) *slog.Logger {
 }
 
 // full reports whether a line of n more bytes is over the run's budget, and
-// counts it as dropped when it is.
-func (l *runLog) full(n int) bool {
+// counts it as dropped, with its message of msg bytes, when it is.
+func (l *runLog) full(n, msg int) bool {
 	if len(l.lines) < l.maxLines && l.bytes+n <= l.maxBytes {
 		return false
 	}
 	l.droppedLines++
-	l.droppedBytes += n
+	l.droppedBytes += msg
 	return true
 }
 
@@ -61,6 +62,7 @@ func (l *runLog) full(n int) bool {
 func (l *runLog) close(ctx context.Context) []store.LogLine {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.droppedLines > 0 {
 		msg := fmt.Sprintf("log limit reached: %d more lines (%d bytes of messages) were dropped; a run keeps %d lines and %d bytes of log",
 			l.droppedLines, l.droppedBytes, l.maxLines, l.maxBytes)
@@ -126,9 +128,14 @@ func cloneFrames(fs []frame) []frame {
 func (h *runHandler) Handle(ctx context.Context, rec slog.Record) error {
 	l := h.log
 	msg := rec.Message
-	size := len(msg)
 	l.mu.Lock()
-	if l.full(size) {
+	if l.closed {
+		l.mu.Unlock()
+		return h.forward(ctx, rec)
+	}
+	// A first check on the message alone (as it will be cut) drops a line
+	// of a log loop before anything is formatted.
+	if l.full(min(len(msg), maxLineBytes), len(msg)) {
 		l.mu.Unlock()
 		return nil
 	}
@@ -141,7 +148,7 @@ func (h *runHandler) Handle(ctx context.Context, rec slog.Record) error {
 	l.mu.Lock()
 	// Counted again with the fields: another goroutine of the run (a
 	// plugin call's) may have logged in between.
-	if l.full(len(msg) + len(fields)) {
+	if l.closed || l.full(len(msg)+len(fields), len(rec.Message)) {
 		l.mu.Unlock()
 		return nil
 	}
@@ -149,10 +156,15 @@ func (h *runHandler) Handle(ctx context.Context, rec slog.Record) error {
 	l.lines = append(l.lines, line)
 	l.mu.Unlock()
 
-	if msg != rec.Message {
+	if len(msg) != len(rec.Message) || msg != rec.Message {
 		rec = rec.Clone()
 		rec.Message = msg
 	}
+	return h.forward(ctx, rec)
+}
+
+// forward writes a line to the process log, when it shows that level.
+func (h *runHandler) forward(ctx context.Context, rec slog.Record) error {
 	if h.base.Enabled(ctx, rec.Level) {
 		return h.base.Handle(ctx, rec)
 	}

@@ -124,13 +124,15 @@ func TestRunLogCapCountsBytes(t *testing.T) {
 
 func TestRunLogLineMessageIsCut(t *testing.T) {
 	e, _ := logEnv(t, nil)
-	rec := e.run(e.playbook("long", "lua: |\n  print(string.rep(\"y\", 100000))\n  return 1\n"), nil)
+	// 1 MiB: over the run's whole byte budget, yet kept, cut to one line's
+	// limit.
+	rec := e.run(e.playbook("long", "lua: |\n  print(string.rep(\"y\", 1024 * 1024))\n  return 1\n"), nil)
 	got := e.stored(rec.ID)
 	if len(got.Log) != 1 {
 		t.Fatalf("%d lines", len(got.Log))
 	}
 	if m := got.Log[0].Message; len(m) > 16<<10 || !strings.HasSuffix(m, "more bytes]") {
-		t.Errorf("a 100 kB line is kept as %d bytes ending %q", len(m), m[max(0, len(m)-40):])
+		t.Errorf("a 1 MiB line is kept as %d bytes ending %q", len(m), m[max(0, len(m)-40):])
 	}
 }
 

@@ -425,16 +425,21 @@ func (r *Runner) redactMap(m map[string]any) map[string]any {
 }
 
 // recordValue returns v as it goes into the run record, with every secret
-// removed by a JSON round trip through the redactor. It fails when v has no
-// JSON form, such as a NaN.
+// removed. It fails when v has no JSON form, such as a NaN. A value without
+// a secret, the common case, is returned as it is, not copied.
 func (r *Runner) recordValue(v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	// The value must be storable as JSON; checking that first keeps the
-	// error the same whether or not anything is redacted.
-	if _, err := json.Marshal(v); err != nil {
+	// The value must be storable as JSON; writing it checks that, and
+	// gives the redactor the whole text to look at once.
+	enc := getEncoder(r.o.Redact)
+	defer putEncoder(enc)
+	if err := enc.value(v); err != nil {
 		return nil, err
+	}
+	if !enc.found && !enc.hasSecret() {
+		return v, nil
 	}
 	return r.redactStrings(v), nil
 }
