@@ -160,8 +160,10 @@ func New(o Options) (*Node, error) {
 	river.AddWorker(workers, &fireWorker{n: n})
 	river.AddWorker(workers, &pollWorker{n: n})
 	client, err := river.NewClient(riverpgxv5.New(o.Store.Pool()), &river.Config{
-		ID:            o.Store.Node(),
-		FetchCooldown: min(o.FetchInterval, 100*time.Millisecond),
+		ID: o.Store.Node(),
+		// A job inserted on any node is announced (LISTEN/NOTIFY) and
+		// fetched within the cooldown.
+		FetchCooldown: min(o.FetchInterval, 5*time.Millisecond),
 		// Fetching polls rather than waiting for a notification, so a
 		// timer whose time has come is found within one interval.
 		FetchPollInterval:    o.FetchInterval,
@@ -454,31 +456,43 @@ func (n *Node) Submit(ctx context.Context, req Request) (int64, error) {
 
 // Wait waits until job id is done, on whichever node ran it, and returns
 // the record of the run it made (the last one, after a retry). It returns
-// store.ErrNotFound when the job ended without a run (a duplicate).
+// store.ErrNotFound when the job ended without a run (a duplicate, or a
+// run refused). The run record answers as soon as the run is finished,
+// before River marks its job complete.
 func (n *Node) Wait(ctx context.Context, id int64) (store.Run, error) {
-	delay := 10 * time.Millisecond
-	for {
-		job, err := n.client.JobGet(ctx, id)
+	delay := 2 * time.Millisecond
+	for i := 0; ; i++ {
+		runs, err := n.st.JobRuns(ctx, id)
 		if err != nil {
-			return store.Run{}, fmt.Errorf("cluster: job %d: %w", id, err)
+			return store.Run{}, err
 		}
-		switch job.State {
-		case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
-			runs, err := n.st.JobRuns(ctx, id)
+		if k := len(runs); k > 0 && runs[k-1].Status != store.RunRunning && runs[k-1].Status != store.RunInterrupted {
+			return n.st.GetRun(ctx, runs[k-1].ID)
+		}
+		if i%8 == 7 || len(runs) > 0 && runs[len(runs)-1].Status == store.RunInterrupted {
+			// Now and then, and for an interrupted run that may be
+			// retried, ask River whether the job is over.
+			job, err := n.client.JobGet(ctx, id)
 			if err != nil {
-				return store.Run{}, err
+				return store.Run{}, fmt.Errorf("cluster: job %d: %w", id, err)
 			}
-			if len(runs) == 0 {
-				return store.Run{}, fmt.Errorf("cluster: job %d ended (%s) without a run: %w", id, job.State, store.ErrNotFound)
+			switch job.State {
+			case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+				if runs, err = n.st.JobRuns(ctx, id); err != nil {
+					return store.Run{}, err
+				}
+				if len(runs) == 0 {
+					return store.Run{}, fmt.Errorf("cluster: job %d ended (%s) without a run: %w", id, job.State, store.ErrNotFound)
+				}
+				return n.st.GetRun(ctx, runs[len(runs)-1].ID)
 			}
-			return n.st.GetRun(ctx, runs[len(runs)-1].ID)
 		}
 		select {
 		case <-ctx.Done():
 			return store.Run{}, ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 200*time.Millisecond)
+		delay = min(2*delay, 50*time.Millisecond)
 	}
 }
 

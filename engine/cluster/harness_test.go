@@ -151,17 +151,26 @@ type testNode struct {
 // startNode opens a node named name on the database at url, serving the
 // playbooks given as YAML, and starts it.
 func startNode(ctx context.Context, url, name string, yamls map[string]string) (*testNode, error) {
-	return startNodeWith(ctx, url, name, yamls, nil, nil, true)
+	return startNodeWith(ctx, url, name, nodeSetup{yamls: yamls, work: true})
 }
 
-// startNodeWith is startNode with the sleep action's counters; a node that
-// does not work only queues jobs.
-func startNodeWith(ctx context.Context, url, name string, yamls map[string]string, running, peak *atomic.Int32, work bool) (*testNode, error) {
+// nodeSetup is what a test node serves besides the box asset.
+type nodeSetup struct {
+	yamls         map[string]string
+	running, peak *atomic.Int32 // the sleep action's counters
+	work          bool          // false: the node only queues jobs
+	// assets are opened assets beside box, with their providers for lint.
+	assets map[string]*providers.Asset
+	// files are playbooks loaded from files (the shipped ones).
+	files []string
+}
+
+func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNode, error) {
 	st, err := pgstore.Open(ctx, url, pgstore.WithNode(name), pgstore.WithLiveness(testBeat, testStale))
 	if err != nil {
 		return nil, err
 	}
-	p := box(running, peak)
+	p := box(ns.running, ns.peak)
 	if _, err := providers.NewRegistry(p); err != nil {
 		return nil, err
 	}
@@ -169,15 +178,27 @@ func startNodeWith(ctx context.Context, url, name string, yamls map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	rt := lua.NewRuntime(lua.Options{})
+	rt := lua.NewRuntime(lua.Options{PoolSize: 16})
 	r := runner.New(runner.Options{Store: st, Runtime: rt})
-	r.SetAssets(map[string]*providers.Asset{"box": asset})
+	assets := map[string]*providers.Asset{"box": asset}
 	env := &playbook.Env{Assets: map[string]*providers.Provider{"box": p}}
+	for name, a := range ns.assets {
+		assets[name], env.Assets[name] = a, a.Provider
+	}
+	r.SetAssets(assets)
 	n := &testNode{store: st, runner: r, books: map[string]*playbook.Playbook{}}
 	var pbs []cluster.Playbook
 	dir := os.TempDir()
-	for file, y := range yamls {
+	for file, y := range ns.yamls {
 		pb, diags := playbook.Parse(filepath.Join(dir, file+".yaml"), []byte(y), env)
+		if len(diags) > 0 {
+			return nil, fmt.Errorf("playbook %s: %v", file, diags)
+		}
+		n.books[pb.Name] = pb
+		pbs = append(pbs, clusterPlaybook(pb))
+	}
+	for _, file := range ns.files {
+		pb, diags := playbook.Load(file, env)
 		if len(diags) > 0 {
 			return nil, fmt.Errorf("playbook %s: %v", file, diags)
 		}
@@ -194,7 +215,7 @@ func startNodeWith(ctx context.Context, url, name string, yamls map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	if work {
+	if ns.work {
 		if err := n.node.Start(ctx); err != nil {
 			return nil, err
 		}
@@ -259,7 +280,7 @@ func (n *testNode) stop() {
 
 // waitFor polls cond until it holds; the deadline only guards against a
 // hang and is no timing assertion.
-func waitFor(t *testing.T, what string, cond func() (bool, error)) {
+func waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

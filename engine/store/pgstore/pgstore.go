@@ -379,10 +379,18 @@ CREATE TABLE goshawk_slots (
 	job      bigint NOT NULL,
 	PRIMARY KEY (playbook, slot)
 );
+`, // 6: the cluster counts each playbook's waiting and running jobs at
+	// every webhook (its queue bound) and every scheduled instant (no
+	// pile-up); River keeps finished jobs for a day, so the count must not
+	// scan them. River's tables exist by now: they are migrated first.
+	`
+CREATE INDEX goshawk_river_job_unfinished ON river_job ((args->>'playbook'))
+	WHERE kind = 'goshawk_run' AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending');
 `,
 }
 
-// migrate applies goshawk's migrations and River's, holding a session
+// migrate applies River's migrations, then goshawk's (which index River's
+// job table), holding a session
 // advisory lock so that nodes starting at once take turns: the first
 // applies them, the others find them applied. Each of goshawk's
 // migrations commits with its version, so a crash leaves a known version.
@@ -397,6 +405,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, schemaLock)
 
+	m, err := rivermigrate.New(riverpgxv5.New(s.pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("migrate the job queue: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate the job queue: %w", err)
+	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS goshawk_schema_version (version integer NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -423,13 +438,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 
-	m, err := rivermigrate.New(riverpgxv5.New(s.pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return fmt.Errorf("migrate the job queue: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("migrate the job queue: %w", err)
-	}
 	return nil
 }
 
