@@ -124,18 +124,19 @@ func (e *luaEncoder) table(t *glua.LTable, depth int) error {
 		e.buf = append(e.buf, ']')
 		return nil
 	}
-	// An object: its keys as FromLua writes them, sorted. Two keys that
-	// write the same ("1" and 1) keep the later one, as FromLua's map does.
+	// An object: its keys as FromLua writes them, sorted. Of two keys that
+	// write the same ("1" and 1), the one FromLua keeps wins: the higher
+	// rank.
 	ms := e.pairs[base:]
 	for i := range ms {
 		key, err := objectKey(ms[i].key)
 		if err != nil {
 			return err
 		}
-		ms[i].name, ms[i].order = key, i
+		ms[i].name = key
 	}
 	slices.SortFunc(ms, func(a, b pair) int {
-		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.order, b.order))
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.rank, b.rank))
 	})
 	e.buf = append(e.buf, '{')
 	first := true
@@ -175,10 +176,25 @@ func objectKey(k glua.LValue) (string, error) {
 // pair is one entry of a table being converted.
 type pair struct {
 	key, value glua.LValue
-	// name and order are the key as written and the entry's place in the
-	// table's iteration, for sorting.
-	name  string
-	order int
+	// name is the key as written in an object.
+	name string
+	// rank orders keys that write the same name: a whole number in the
+	// table's array part (0), a string (1), any other number (2). The
+	// highest wins, as it always has: FromLua used to fill its map in
+	// ForEach's order, which visits the parts in that order.
+	rank int
+}
+
+func keyRank(k glua.LValue) int {
+	switch kk := k.(type) {
+	case glua.LString:
+		return 1
+	case glua.LNumber:
+		if f := float64(kk); f == math.Trunc(f) && f >= 1 && f < float64(glua.MaxArrayIndex) {
+			return 0
+		}
+	}
+	return 2
 }
 
 type tableForm int
@@ -196,8 +212,8 @@ type tableKind struct {
 
 // scanTable classifies t as FromLua does and, for an object, appends its
 // entries to pairs. An array is read with RawGetInt instead. A table whose
-// keys all sit in its array part is classified without iterating it, which
-// would allocate for each key.
+// keys all sit in its array part is classified without iterating it; other
+// tables are iterated with Next, which, unlike ForEach, allocates nothing.
 func scanTable(t *glua.LTable, pairs []pair) ([]pair, tableKind) {
 	if shape, ok := shapeOf(t); ok && shape.strings == 0 && shape.others == 0 {
 		count, last := 0, 0
@@ -215,18 +231,18 @@ func scanTable(t *glua.LTable, pairs []pair) ([]pair, tableKind) {
 	}
 	base := len(pairs)
 	maxKey, isArray := 0, true
-	t.ForEach(func(k, v glua.LValue) {
-		pairs = append(pairs, pair{key: k, value: v})
+	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
+		pairs = append(pairs, pair{key: k, value: v, rank: keyRank(k)})
 		if !isArray {
-			return
+			continue
 		}
 		n, ok := k.(glua.LNumber)
 		if !ok || float64(n) != math.Trunc(float64(n)) || n < 1 || float64(n) > math.MaxInt32 {
 			isArray = false
-			return
+			continue
 		}
 		maxKey = max(maxKey, int(n))
-	})
+	}
 	count := len(pairs) - base
 	switch {
 	case count == 0:

@@ -103,3 +103,32 @@ func TestEncodeLuaJSONMatchesGoPath(t *testing.T) {
 	// An empty table made an array stays an array.
 	checkEncode(t, "array", newArrayTable(0))
 }
+
+// Two keys that write the same name keep the one the conversion always
+// kept: a string beats a whole number in the array part, and a number
+// outside it (negative, fractional, huge) beats a string, whatever the
+// order they were set in.
+func TestKeysWrittenAlike(t *testing.T) {
+	rt := NewRuntime(Options{PoolSize: 1})
+	defer rt.Close()
+	for src, want := range map[string]string{
+		`{[1] = "a", ["1"] = "b", x = 1}`:         `{"1":"b","x":1}`,
+		`{[1.5] = "n", ["1.5"] = "s"}`:            `{"1.5":"n"}`,
+		`{["1.5"] = "s", [1.5] = "n"}`:            `{"1.5":"n"}`,
+		`{[-1] = "n", ["-1"] = "s"}`:              `{"-1":"n"}`,
+		`{["-1"] = "s", [-1] = "n"}`:              `{"-1":"n"}`,
+		`{[2^40] = "n", ["1099511627776"] = "s"}`: `{"1099511627776":"n"}`,
+		`{["1099511627776"] = "s", [2^40] = "n"}`: `{"1099511627776":"n"}`,
+		`{[100] = "n", ["100"] = "s"}`:            `{"100":"s"}`,
+		`{["100"] = "s", [100] = "n"}`:            `{"100":"s"}`,
+		`{[0] = "n", ["0"] = "s"}`:                `{"0":"n"}`,
+	} {
+		if got := mustRun(t, rt, "return json.encode("+src+")", nil); got != want {
+			t.Errorf("json.encode(%s) = %v, want %s", src, got, want)
+		}
+		v := mustRun(t, rt, "return "+src, nil)
+		if got, err := encodeJSON(v, 1<<20); err != nil || string(got) != want {
+			t.Errorf("FromLua(%s) = %v (%v), want %s", src, v, err, want)
+		}
+	}
+}

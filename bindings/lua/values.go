@@ -319,17 +319,25 @@ func (c *converter) table(t *glua.LTable, depth int) (any, error) {
 		return out, nil
 	}
 	out := make(map[string]any, kind.count)
-	for i := base; i < len(c.pairs); i++ {
-		p := c.pairs[i]
-		key, err := objectKey(p.key)
-		if err != nil {
-			return nil, err
+	// Ranks 0 and 1 come in that order; rank 2 (numbers outside the array
+	// part) goes last, so that of two keys written the same the higher
+	// rank stays (see pair.rank).
+	for pass := range 2 {
+		for i := base; i < len(c.pairs); i++ {
+			p := c.pairs[i]
+			if (p.rank == 2) != (pass == 1) {
+				continue
+			}
+			key, err := objectKey(p.key)
+			if err != nil {
+				return nil, err
+			}
+			ge, err := c.value(p.value, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			out[key] = ge
 		}
-		ge, err := c.value(p.value, depth+1)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		out[key] = ge
 	}
 	return out, nil
 }
