@@ -17,13 +17,15 @@ import (
 // the rows it writes: the lock, then one write to the WAL per page touched,
 // and the runs table's pages are the same ones run after run.
 //
-// So one goroutine writes the run records of the whole store. Callers hand
-// it their write and wait; it takes every write queued at that moment into
-// one transaction, commits, and only then lets each caller go on with its
-// own result. Under load, the writes that arrive while a commit is under
-// way share the next one; alone, a write is committed at once. Nothing is
-// deferred past its caller's return, and nothing is acknowledged before it
-// is committed: the durability of each record is that of its own
+// So the run records of a store are committed in groups. A caller that
+// finds no commit under way commits its own write at once, in its own
+// goroutine: alone, a write costs what it did before. Writes that arrive
+// while a commit is under way queue up; when that commit ends, the first
+// of them is woken to commit the whole queue (up to maxGroup) in one
+// transaction, and so on. Every caller returns only after the transaction
+// holding its write has committed, with its own result. Nothing is
+// deferred past its caller's return, and nothing is acknowledged before
+// it is committed: the durability of each record is that of its own
 // transaction before.
 
 // maxGroup bounds the writes of one transaction, so that a burst cannot
@@ -35,27 +37,26 @@ type groupWrite struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	err  error
-	done chan struct{}
+	done chan struct{} // closed once committed, or to make the write lead
+	lead bool          // set before done is closed: commit the queue
 }
 
-// groupWriter is the goroutine that commits run records in groups.
+// groupWriter commits the run records of a store in groups.
 type groupWriter struct {
-	s     *SQLite
-	mu    sync.RWMutex // held for reading while queueing; closing takes it for writing
-	shut  bool
-	queue chan *groupWrite
-	idle  chan struct{} // closed when the goroutine has ended
+	s *SQLite
+
+	mu      sync.Mutex
+	shut    bool
+	leading bool          // a caller is committing a group
+	queue   []*groupWrite // writes waiting for the next group; the first leads it
+	active  sync.WaitGroup
 
 	// solo, set by benchmarks before any write, commits each write in a
 	// transaction of its own: the store before group commit.
 	solo bool
 }
 
-func newGroupWriter(s *SQLite) *groupWriter {
-	g := &groupWriter{s: s, queue: make(chan *groupWrite, maxGroup), idle: make(chan struct{})}
-	go g.loop()
-	return g
-}
+func newGroupWriter(s *SQLite) *groupWriter { return &groupWriter{s: s} }
 
 // errClosed is returned for a write that arrives after Close.
 var errClosed = errors.New("the store is closed")
@@ -67,53 +68,56 @@ var errClosed = errors.New("the store is closed")
 // then retried write by write (see commit).
 func (g *groupWriter) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
-	g.mu.RLock()
+	g.mu.Lock()
 	if g.shut {
-		g.mu.RUnlock()
+		g.mu.Unlock()
 		return errClosed
 	}
-	g.queue <- w
-	g.mu.RUnlock()
-	// The caller waits for the commit even if ctx ends meanwhile: its
-	// write may be committed, and it must know.
-	<-w.done
+	g.active.Add(1)
+	defer g.active.Done()
+	g.queue = append(g.queue, w)
+	if g.leading {
+		g.mu.Unlock()
+		// The caller waits for the commit even if ctx ends meanwhile:
+		// its write may be committed, and it must know.
+		<-w.done
+		if !w.lead {
+			return w.err
+		}
+		g.mu.Lock()
+	}
+	// This write leads: it is the first of the queue. It takes the queue
+	// as its group, commits it, and hands the lead to the first write
+	// that queued meanwhile.
+	g.leading = true
+	n := min(len(g.queue), maxGroup)
+	group := g.queue[:n:n]
+	g.queue = append([]*groupWrite(nil), g.queue[n:]...)
+	g.mu.Unlock()
+
+	g.commit(group)
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		next := g.queue[0]
+		next.lead = true
+		close(next.done)
+	} else {
+		g.leading = false
+	}
+	g.mu.Unlock()
+	for _, o := range group[1:] {
+		close(o.done)
+	}
 	return w.err
 }
 
-// close lets the queued writes commit and stops the goroutine.
+// close waits for the writes under way and refuses new ones.
 func (g *groupWriter) close() {
 	g.mu.Lock()
-	if !g.shut {
-		g.shut = true
-		close(g.queue)
-	}
+	g.shut = true
 	g.mu.Unlock()
-	<-g.idle
-}
-
-func (g *groupWriter) loop() {
-	defer close(g.idle)
-	group := make([]*groupWrite, 0, maxGroup)
-	for w := range g.queue {
-		group = append(group[:0], w)
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case w, ok := <-g.queue:
-				if !ok {
-					break gather
-				}
-				group = append(group, w)
-			default:
-				break gather
-			}
-		}
-		g.commit(group)
-		for _, w := range group {
-			close(w.done)
-		}
-		clear(group)
-	}
+	g.active.Wait()
 }
 
 // quiet reports whether err is a write's own answer that wrote nothing (a
