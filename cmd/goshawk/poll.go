@@ -14,12 +14,23 @@ import (
 
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/engine/store/pgstore"
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/cef"
 )
 
-func openStore(ctx context.Context, cfg *config.Config) (*store.SQLite, error) {
-	st, err := store.Open(ctx, cfg.Store)
+func openStore(ctx context.Context, cfg *config.Config) (store.Backend, error) {
+	var st store.Backend
+	var err error
+	if pgstore.IsURL(cfg.Store) {
+		// The errors of a PostgreSQL URL name where it points, not the
+		// password.
+		if st, err = pgstore.Open(ctx, cfg.Store); err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st, err = store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", cfg.Store, err)
 	}
@@ -29,7 +40,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.SQLite, error) {
 // openConfiguredStore loads the config and opens its store, for the
 // commands that only read or write the store. On failure it has printed the
 // error and returns the exit code.
-func (a *app) openConfiguredStore(ctx context.Context) (*store.SQLite, int) {
+func (a *app) openConfiguredStore(ctx context.Context) (store.Backend, int) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, a.configFail(err)

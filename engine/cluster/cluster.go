@@ -127,6 +127,15 @@ type Node struct {
 	done chan struct{}
 }
 
+// Scheduled runs go before webhook and on_poll runs waiting in the queue
+// (River fetches the lowest priority number first), so that a backlog of
+// a large poll does not make the next instant find the previous one still
+// waiting and skip it.
+const (
+	prioritySchedule = 1
+	priorityOther    = 2
+)
+
 // Queue names. Timers (schedule fires and asset polls) have their own
 // queue, so that a backlog of runs never delays an instant.
 const (
@@ -438,7 +447,7 @@ func (n *Node) Submit(ctx context.Context, req Request) (int64, error) {
 			return fmt.Errorf("%w: %s has %d runs running or waiting across the cluster (concurrency %d, queue %d); raise them in the playbook, or retry later",
 				ErrQueueFull, p.Name, pending, p.Concurrency, p.Queue)
 		}
-		res, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, nil)
+		res, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, &river.InsertOpts{Priority: priorityOther})
 		if err != nil {
 			return err
 		}
@@ -536,8 +545,12 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	p, ok := n.playbook(job.Args.Playbook)
 	if !ok {
 		// Another node queued it; this one has not got the playbook (a
-		// drifted folder). Let a node that has it take it.
-		return fmt.Errorf("cluster: node %s does not serve playbook %s", n.st.Node(), job.Args.Playbook)
+		// drifted folder). Put it back, without using an attempt, for a
+		// node that has it; after an hour nobody had it.
+		if time.Since(job.CreatedAt) > time.Hour {
+			return river.JobCancel(fmt.Errorf("cluster: no live node served playbook %s for an hour", job.Args.Playbook))
+		}
+		return river.JobSnooze(200 * time.Millisecond)
 	}
 	if job.Attempt > 1 {
 		runs, err := n.st.JobRuns(ctx, job.ID)
@@ -684,7 +697,7 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 			}
 			if outcome == "fired" {
 				req := Request{Playbook: a.Playbook, Trigger: triggerOf(a.Spec), At: a.At}
-				if _, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, nil); err != nil {
+				if _, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, &river.InsertOpts{Priority: prioritySchedule}); err != nil {
 					return err
 				}
 			} else {
@@ -863,7 +876,7 @@ func (s *sink) Ingest(ctx context.Context, batch []cef.Container, checkpoint *st
 			for _, pb := range subscribers {
 				jobs = append(jobs, river.InsertManyParams{
 					Args:       RunArgs{Request: Request{Playbook: pb, Trigger: "on_poll", ContainerID: c.ID}},
-					InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}},
+					InsertOpts: &river.InsertOpts{Priority: priorityOther, UniqueOpts: river.UniqueOpts{ByArgs: true}},
 				})
 			}
 		}
@@ -904,7 +917,10 @@ func (n *Node) Nodes(ctx context.Context) ([]NodeStatus, error) {
 	votes := map[string]map[string]int{} // playbook -> version -> nodes
 	for _, l := range live {
 		var info nodeInfo
-		_ = json.Unmarshal([]byte(l.Info), &info) // a node not yet synced has {}
+		_ = json.Unmarshal([]byte(l.Info), &info)
+		if info.Playbooks == nil {
+			continue // a command-line client of the store, not a serving node
+		}
 		ns := NodeStatus{ID: l.ID, Self: l.ID == n.st.Node(), Started: l.Started, Heartbeat: l.Heartbeat, Playbooks: map[string]string{}, Drifted: []string{}}
 		for name, p := range info.Playbooks {
 			ns.Playbooks[name] = p.Version

@@ -93,6 +93,9 @@ func Parse(path string, data []byte, reg *providers.Registry, lookup func(string
 		return filepath.Join(c.Dir, p)
 	}
 	c.Store, c.Playbooks, c.Plugins = resolve(store), resolve(playbooks), resolve(plugins)
+	if strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://") {
+		c.Store = store // a database URL, not a path
+	}
 	for _, d := range p.d.Diags {
 		if d.IsWarning() {
 			c.Warnings = append(c.Warnings, d)

@@ -39,7 +39,7 @@ func (h *Host) PollAsset(ctx context.Context, asset string, now bool, count int)
 	}
 	log := h.o.Log.With("asset", asset, "action", in.Action)
 	start := time.Now()
-	res, err := a.Invoke(ctx, in.Action, params, providers.Env{Log: log, Ingest: h.Store.AssetSink(asset), Now: h.o.Clock.Now})
+	res, err := a.Invoke(ctx, in.Action, params, providers.Env{Log: log, Ingest: h.sink(asset), Now: h.o.Clock.Now})
 	if err != nil {
 		log.Error("poll failed", "err", err)
 		return nil, err
@@ -115,6 +115,9 @@ func (h *Host) dispatchAll(ctx context.Context) {
 // playbook whose slots are all busy makes dispatch wait, which holds back
 // that asset's next poll: backpressure, not an unbounded backlog.
 func (h *Host) dispatch(ctx context.Context, asset string) {
+	if h.Cluster != nil {
+		return // the cluster's sink queued the runs with the ingest
+	}
 	h.dispatchMu.Lock()
 	if h.dispatchLocks == nil {
 		h.dispatchLocks = map[string]*sync.Mutex{}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/bindings/wasm"
+	"github.com/goshawk/goshawk/engine/cluster"
 	"github.com/goshawk/goshawk/engine/config"
 	"github.com/goshawk/goshawk/engine/diag"
 	"github.com/goshawk/goshawk/engine/logx"
@@ -52,8 +53,11 @@ type Options struct {
 
 // Host is an assembled goshawk.
 type Host struct {
-	o       Options
-	Store   *store.SQLite
+	o     Options
+	Store store.Backend
+	// Cluster is this host's membership of a cluster, when its store is
+	// PostgreSQL (engine/cluster); nil on a single node.
+	Cluster *cluster.Node
 	Plugins *wasm.Host
 	Runtime *lua.Runtime
 	Runner  *runner.Runner
@@ -120,7 +124,7 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 		}
 	}()
 	h = opened
-	if h.Store, err = openStore(ctx, cfg.Store, o.Clock.Now); err != nil {
+	if h.Store, err = openStore(ctx, cfg.Store, o.Clock.Now, o.Log); err != nil {
 		return nil, err
 	}
 	if o.NoAssets {
@@ -141,6 +145,9 @@ func Open(ctx context.Context, o Options) (h *Host, err error) {
 		Log: o.Log, Metrics: h.Metrics, Redact: o.Redact, Now: o.Clock.Now,
 	})
 	h.Runner.SetAssets(h.assets)
+	if err := h.openCluster(); err != nil {
+		return nil, err
+	}
 	h.loadPlaybooks()
 	return h, nil
 }

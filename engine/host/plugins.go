@@ -13,6 +13,9 @@ import (
 // PluginCacheDir is wazero's compilation cache of a config: .goshawk-cache/wasm
 // next to the store.
 func PluginCacheDir(cfg *config.Config) string {
+	if isURL(cfg.Store) {
+		return filepath.Join(cfg.Dir, ".goshawk-cache", "wasm")
+	}
 	return filepath.Join(filepath.Dir(cfg.Store), ".goshawk-cache", "wasm")
 }
 

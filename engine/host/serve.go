@@ -89,6 +89,14 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 	h.mu.Unlock()
 	h.Metrics.SetLive(metrics.Live{Playbooks: h.playbookLoads, Jobs: h.metricJobs})
 	jobs := map[string]string{}
+	if h.Cluster != nil {
+		if err := h.runCluster(trigCtx); err != nil {
+			if ln != nil {
+				ln.Close()
+			}
+			return err
+		}
+	}
 	h.syncTriggers(trigCtx, sch, jobs)
 
 	// Everything that may start runs is tracked, so that shutdown can stop

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/engine/store/pgstore"
 )
 
 // ErrStore marks a store that does not open; `goshawk serve` exits 2 on
@@ -73,7 +75,7 @@ func isURL(value string) bool {
 
 // openStore opens the configured store. Every failure is a *storeError
 // whose text has no password in it.
-func openStore(ctx context.Context, value string, now func() time.Time) (*store.SQLite, error) {
+func openStore(ctx context.Context, value string, now func() time.Time, log *slog.Logger) (store.Backend, error) {
 	fail := func(err error) error {
 		msg := err.Error()
 		for _, pw := range storeSecrets(value) {
@@ -87,7 +89,14 @@ func openStore(ctx context.Context, value string, now func() time.Time) (*store.
 		if m := resolvedURL.FindStringSubmatch(value); m != nil {
 			value = m[1] + "//" + m[2]
 		}
-		return nil, fail(errors.New("it is a URL, and this build keeps its store in a SQLite file; set store: to a file path such as goshawk.db"))
+		if !pgstore.IsURL(value) {
+			return nil, fail(errors.New("it is a URL, and only postgres:// (or postgresql://) URLs name a database; set store: to a PostgreSQL URL or to a file path such as goshawk.db"))
+		}
+		s, err := pgstore.Open(ctx, value, pgstore.WithLogger(log))
+		if err != nil {
+			return nil, fail(err)
+		}
+		return s, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(value), 0o755); err != nil {
 		return nil, fail(fmt.Errorf("its folder cannot be created: %w", err))

@@ -13,6 +13,11 @@ import (
 // is replaced. jobs remembers each job's definition so unchanged ones keep
 // their timing.
 func (h *Host) syncTriggers(ctx context.Context, sch *sched.Scheduler, jobs map[string]string) {
+	if h.Cluster != nil {
+		// A cluster fires schedules and polls as jobs (engine/cluster).
+		h.syncCluster(ctx)
+		return
+	}
 	want := map[string]string{}
 	type jobDef struct {
 		s    sched.Schedule

@@ -97,6 +97,10 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 		b = append(b, `,"container_id":`...)
 		b = strconv.AppendInt(b, r.ContainerID, 10)
 	}
+	if r.Node != "" {
+		b = append(b, `,"node":`...)
+		b = appendString(b, r.Node)
+	}
 	if len(r.Log) > 0 {
 		b = append(b, `,"log":[`...)
 		for i := range r.Log {

@@ -52,6 +52,7 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /metrics", s.read(o.Host.Metrics.Handler()))
 	mux.Handle("GET /api/playbooks", s.read(params(nil, s.playbooks)))
 	mux.Handle("GET /api/plugins", s.read(params(nil, s.plugins)))
+	mux.Handle("GET /api/cluster", s.read(params(nil, s.clusterStatus)))
 	mux.Handle("POST /api/playbooks/{name}/run", s.write(http.HandlerFunc(s.runPlaybook)))
 	mux.Handle("GET /api/runs", s.read(params(runParams, s.runs)))
 	mux.Handle("GET /api/runs/{id}", s.read(params(nil, s.run)))
@@ -200,6 +201,10 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.o.Host.Metrics.WebhookRejected(metrics.RejectBadInput)
 		writeError(w, status, err.Error())
+		return
+	}
+	if s.o.Host.Cluster != nil {
+		s.runQueued(w, r, pb, inputs, wait)
 		return
 	}
 	// Without ?wait the run is recorded and answered at once, queued when

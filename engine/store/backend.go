@@ -20,6 +20,7 @@ import (
 // through, and where an on_poll subscription starts.
 type Backend interface {
 	Store
+	Pruner
 	AssetSink(asset string) cef.Sink
 	LastContainerID(ctx context.Context, asset string) (int64, error)
 }

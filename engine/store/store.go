@@ -165,6 +165,9 @@ type Run struct {
 	Started     time.Time      `json:"started"`
 	Finished    *time.Time     `json:"finished"`
 	ContainerID int64          `json:"container_id,omitempty"`
+	// Node is the cluster node that ran it; empty on a single node
+	// (SQLite).
+	Node string `json:"node,omitempty"`
 	// Log is what the run logged, in order, already capped by the runner
 	// (a last line says how much was dropped); left out when empty.
 	Log []LogLine `json:"log,omitempty"`

@@ -110,7 +110,7 @@ func (s *Store) startRun(ctx context.Context, q queryRower, r *store.Run) error 
 	if err != nil {
 		return fmt.Errorf("store: start run of %s: %w", r.Playbook, err)
 	}
-	r.ID, r.Status, r.Finished = id, store.RunRunning, nil
+	r.ID, r.Status, r.Finished, r.Node = id, store.RunRunning, nil, s.node
 	return nil
 }
 
@@ -264,7 +264,7 @@ func queryRuns(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]sto
 		if containerID != nil {
 			r.ContainerID = *containerID
 		}
-		r.Inputs, r.Steps = nonNilMap(r.Inputs), []store.Step{}
+		r.Inputs, r.Steps, r.Node = nonNilMap(r.Inputs), []store.Step{}, node
 		out, nodes = append(out, r), append(nodes, node)
 	}
 	return out, nodes, rows.Err()
