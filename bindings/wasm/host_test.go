@@ -164,8 +164,10 @@ func TestCallNotFound(t *testing.T) {
 
 func TestMisbehavingPlugins(t *testing.T) {
 	h := newTestHost(t, Options{PerPlugin: map[string]Limits{
-		// A short deadline keeps the test quick; the loop never ends anyway.
-		"spin": {Timeout: 100 * time.Millisecond},
+		// The loop never ends anyway; the deadline also bounds starting
+		// the fresh instance of the next call, which a loaded machine
+		// under the race detector can take well over 100ms to do.
+		"spin": {Timeout: 2 * time.Second},
 	}})
 	for _, key := range []string{"hog", "spin", "crash", "garbage"} {
 		load(t, h, key)
@@ -176,7 +178,7 @@ func TestMisbehavingPlugins(t *testing.T) {
 		message          string
 	}{
 		{"hog", "hog", ErrMemory, "16 MiB memory limit"},
-		{"spin", "spin", ErrTimeout, "did not finish within 100ms"},
+		{"spin", "spin", ErrTimeout, "did not finish within 2s"},
 		{"crash", "panic", ErrCrashed, "panic: boom"},
 		{"crash", "nilderef", ErrCrashed, "nil pointer dereference"},
 		{"garbage", "invalid", ErrBadResult, "result is not valid JSON"},
