@@ -350,3 +350,53 @@ func startChild(t testing.TB, url, name string) *exec.Cmd {
 	}
 	return cmd
 }
+
+// TestRestartAfterDowntime stops every node of a running schedule and
+// starts one again after the instants it missed: the overdue instant is
+// recorded missed, not run, the missed ones are not run in a burst, and
+// the schedule goes on from the next instant.
+func TestRestartAfterDowntime(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	tick := map[string]string{"tick": "name: tick\ntrigger: {every: 1s}\nlua: return 1\n"}
+	const missedAfter = time.Second
+	a, err := startNodeWith(ctx, url, "a", nodeSetup{yamls: testPlaybooks(tick), work: true, missedAfter: missedAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(outcome string) (n int, err error) {
+		err = a.store.Pool().QueryRow(ctx, `SELECT count(*) FROM goshawk_fires WHERE playbook = 'tick' AND outcome = $1`, outcome).Scan(&n)
+		return n, err
+	}
+	waitFor(t, "2 instants", func() (bool, error) { n, err := count("fired"); return n >= 2, err })
+	a.stop()
+
+	time.Sleep(4 * time.Second) // every node down for several instants
+	b, err := startNodeWith(ctx, url, "b", nodeSetup{yamls: testPlaybooks(tick), work: true, missedAfter: missedAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.stop)
+	restarted := time.Now()
+	var missed int
+	waitFor(t, "an instant after the restart", func() (bool, error) {
+		var n int
+		err := b.store.Pool().QueryRow(ctx, `SELECT count(*) FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'fired' AND at > $1`, restarted).Scan(&n)
+		return n >= 2, err
+	})
+	if err := b.store.Pool().QueryRow(ctx, `SELECT count(*) FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'missed'`).Scan(&missed); err != nil {
+		t.Fatal(err)
+	}
+	if missed < 1 {
+		t.Errorf("no instant recorded missed; want the one overdue at the restart")
+	}
+	var burst int
+	err = b.store.Pool().QueryRow(ctx, `SELECT count(*) FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'fired'
+		AND at < $1 AND fired > $1`, restarted).Scan(&burst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if burst != 0 {
+		t.Errorf("%d instants from the downtime were run after the restart; want none", burst)
+	}
+}

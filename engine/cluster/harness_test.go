@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -163,6 +164,8 @@ type nodeSetup struct {
 	assets map[string]*providers.Asset
 	// files are playbooks loaded from files (the shipped ones).
 	files []string
+	// missedAfter overrides testMissed.
+	missedAfter time.Duration
 }
 
 func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNode, error) {
@@ -210,7 +213,7 @@ func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNo
 		Exec:          n.exec,
 		Poll:          func(ctx context.Context, asset string, sink cef.Sink) error { return nil },
 		FetchInterval: testFetchGap,
-		MissedAfter:   testMissed,
+		MissedAfter:   cmp.Or(ns.missedAfter, testMissed),
 	})
 	if err != nil {
 		return nil, err

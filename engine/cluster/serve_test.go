@@ -118,6 +118,27 @@ assets:
 	}
 	start := time.Now()
 
+	// Only node 3 has spin: the others show it as drifted.
+	var st struct {
+		Nodes []struct {
+			ID        string
+			Playbooks map[string]string
+			Drifted   []string
+		}
+	}
+	if err := getJSON(client, nodes[0].url+"/api/cluster", &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Nodes) != 3 {
+		t.Errorf("GET /api/cluster lists %d nodes, want 3: %+v", len(st.Nodes), st.Nodes)
+	}
+	for _, n := range st.Nodes {
+		_, hasSpin := n.Playbooks["spin"]
+		if drifted := len(n.Drifted) == 1 && n.Drifted[0] == "spin"; hasSpin == drifted || n.Playbooks["echo"] == "" {
+			t.Errorf("node %s: playbooks %v, drifted %v; want spin drifted exactly where it is missing", n.ID, n.Playbooks, n.Drifted)
+		}
+	}
+
 	// 300 webhook runs from 10 clients, sent to the live nodes in turn.
 	var sent atomic.Int32
 	var wg sync.WaitGroup
