@@ -355,6 +355,12 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.(*bytes.Buffer).String()
+}
+
 func tail(s string, lines int) string {
 	n := 0
 	for i := len(s) - 1; i >= 0; i-- {
@@ -365,4 +371,69 @@ func tail(s string, lines int) string {
 		}
 	}
 	return s
+}
+
+// TestServeLosesDatabase takes the database away from a serving node:
+// webhooks are refused with 503 meanwhile, and served again once the
+// database returns, without restarting the node.
+func TestServeLosesDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts goshawk serve")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := pgtest.Start(ctx)
+	if err != nil {
+		pgtest.Unavailable(t, err)
+	}
+	t.Cleanup(srv.Stop)
+	url, err := srv.CreateDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildGoshawk(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	writeFiles(t, filepath.Join(dir, "playbooks"), map[string]string{"echo.yaml": "trigger: {webhook: true}\nlua: return 1\n"})
+	writeFiles(t, dir, map[string]string{"goshawk.yaml": fmt.Sprintf("store: ${GOSHAWK_TEST_STORE}\nlisten: 127.0.0.1:%d\nshutdown_grace: 2s\n", port)})
+	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "goshawk.yaml"))
+	cmd.Env = append(os.Environ(), "GOSHAWK_TEST_STORE="+url)
+	var logs bytes.Buffer
+	sw := &syncWriter{w: &logs}
+	cmd.Stdout, cmd.Stderr = sw, sw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("node log:\n%s", tail(logs.String(), 40))
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := &http.Client{Timeout: 30 * time.Second}
+	status := func() int {
+		resp, err := client.Post(base+"/api/playbooks/echo/run?wait=true", "application/json", nil)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "the node to serve", func() (bool, error) { return status() == http.StatusOK, nil })
+
+	logged := func(what string) func() (bool, error) {
+		return func() (bool, error) { return bytes.Contains([]byte(sw.String()), []byte(what)), nil }
+	}
+	srv.Pause()
+	waitFor(t, "the node to log losing the database", logged("lost the PostgreSQL database"))
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Errorf("a webhook while the database is away = %d, want 503", got)
+	}
+	if err := srv.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node to log the database's return", logged("PostgreSQL database reachable again"))
+	waitFor(t, "webhooks served again", func() (bool, error) { return status() == http.StatusOK, nil })
 }

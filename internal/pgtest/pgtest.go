@@ -247,17 +247,46 @@ func (s *Server) CreateDB(ctx context.Context) (string, error) {
 // and removes its folder. Calling it again does nothing.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
-		if s.cmd != nil && s.cmd.Process != nil {
-			s.cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-s.done:
-			case <-time.After(20 * time.Second):
-				s.cmd.Process.Kill()
-				<-s.done
-			}
-		}
+		s.halt()
 		os.RemoveAll(s.dir)
 	})
+}
+
+// halt stops the server process and keeps its data.
+func (s *Server) halt() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Pause stops the server and keeps its data, as when the database host
+// goes away; Resume starts it again on the same port.
+func (s *Server) Pause() { s.halt() }
+
+// Resume starts a paused server again on its port, with its data.
+func (s *Server) Resume(ctx context.Context) error {
+	bin, err := binDir()
+	if err != nil {
+		return err
+	}
+	cred, err := credential(s.dir)
+	if err != nil {
+		return err
+	}
+	s.done = make(chan struct{})
+	return s.startServer(ctx, bin, filepath.Join(s.dir, "data"), cred)
 }
 
 // InCI reports whether the tests run in CI, where a test that needs

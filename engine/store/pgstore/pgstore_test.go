@@ -168,7 +168,8 @@ func TestDeadNodeRunsInterrupted(t *testing.T) {
 }
 
 // TestLostDatabase stops the server under a running store: the store
-// reports itself unhealthy instead of failing silently.
+// reports itself unhealthy instead of failing silently, and recovers when
+// the server returns.
 func TestLostDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -185,7 +186,7 @@ func TestLostDatabase(t *testing.T) {
 	if !s.Healthy() {
 		t.Fatal("a freshly opened store is unhealthy")
 	}
-	srv.Stop()
+	srv.Pause()
 	for s.Healthy() {
 		if ctx.Err() != nil {
 			t.Fatal("the store still reports healthy after its server stopped")
@@ -194,5 +195,18 @@ func TestLostDatabase(t *testing.T) {
 	}
 	if err := s.StartRun(ctx, &store.Run{Playbook: "x"}); err == nil {
 		t.Error("StartRun succeeded without a database")
+	}
+	// The database returns: the store recovers by itself.
+	if err := srv.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for !s.Healthy() {
+		if ctx.Err() != nil {
+			t.Fatal("the store did not recover after its server returned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.StartRun(ctx, &store.Run{Playbook: "x"}); err != nil {
+		t.Errorf("StartRun after the database returned: %v", err)
 	}
 }
