@@ -400,3 +400,35 @@ func TestRestartAfterDowntime(t *testing.T) {
 		t.Errorf("%d instants from the downtime were run after the restart; want none", burst)
 	}
 }
+
+// TestOnePollAtATime polls one asset from two nodes at once: while the
+// first node's poll runs, the second is told the asset is busy.
+func TestOnePollAtATime(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	slowPoll := func(ctx context.Context, _ string, _ cef.Sink) error {
+		close(entered)
+		<-release
+		return nil
+	}
+	a, err := startNodeWith(ctx, url, "a", nodeSetup{yamls: testPlaybooks(nil), work: true, poll: slowPoll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.stop)
+	b := newTestNode(t, url, "b", nil)
+	done := make(chan error, 1)
+	go func() { done <- a.node.PollNow(ctx, "box") }()
+	<-entered
+	if err := b.node.PollNow(ctx, "box"); !errors.Is(err, cluster.ErrPollBusy) {
+		t.Errorf("a second poll while the first runs = %v, want ErrPollBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.node.PollNow(ctx, "box"); err != nil {
+		t.Errorf("a poll after the first ended = %v", err)
+	}
+}

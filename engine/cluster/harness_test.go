@@ -166,6 +166,8 @@ type nodeSetup struct {
 	files []string
 	// missedAfter overrides testMissed.
 	missedAfter time.Duration
+	// poll is the node's ingest action; nil does nothing.
+	poll cluster.PollFunc
 }
 
 func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNode, error) {
@@ -208,10 +210,13 @@ func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNo
 		n.books[pb.Name] = pb
 		pbs = append(pbs, clusterPlaybook(pb))
 	}
+	if ns.poll == nil {
+		ns.poll = func(context.Context, string, cef.Sink) error { return nil }
+	}
 	n.node, err = cluster.New(cluster.Options{
 		Store:         st,
 		Exec:          n.exec,
-		Poll:          func(ctx context.Context, asset string, sink cef.Sink) error { return nil },
+		Poll:          ns.poll,
 		FetchInterval: testFetchGap,
 		MissedAfter:   cmp.Or(ns.missedAfter, testMissed),
 	})
