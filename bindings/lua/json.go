@@ -9,7 +9,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // errTooLarge is wrapped by every conversion that would exceed the string limit.
@@ -65,7 +66,7 @@ func (e *jsonEncoder) value(v any) error {
 			return err
 		}
 	case string:
-		e.buf = appendJSONString(e.buf, x)
+		e.buf = jsonw.AppendString(e.buf, x)
 	case []any:
 		e.buf = append(e.buf, '[')
 		for i, item := range x {
@@ -88,7 +89,7 @@ func (e *jsonEncoder) value(v any) error {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
-			e.buf = appendJSONString(e.buf, k)
+			e.buf = jsonw.AppendString(e.buf, k)
 			e.buf = append(e.buf, ':')
 			if err := e.value(x[k]); err != nil {
 				return err
@@ -117,59 +118,4 @@ func appendJSONFloat(b []byte, x float64) ([]byte, error) {
 		format = 'e'
 	}
 	return strconv.AppendFloat(b, x, format, -1, 64), nil
-}
-
-// appendJSONString writes s as a JSON string. Unlike json.Marshal it leaves
-// <, > and & alone: the output goes to APIs and logs, not into HTML. Invalid
-// UTF-8 is replaced by U+FFFD, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		// U+2028 and U+2029 break JavaScript string literals.
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // JSON straight between bytes and Lua values.
@@ -62,7 +64,7 @@ func (e *luaEncoder) value(v glua.LValue, depth int) error {
 	case glua.LBool:
 		e.buf = strconv.AppendBool(e.buf, bool(x))
 	case glua.LString:
-		e.buf = appendJSONString(e.buf, string(x))
+		e.buf = jsonw.AppendString(e.buf, string(x))
 	case glua.LNumber:
 		f := float64(x)
 		if f == math.Trunc(f) && f <= maxExactInt && f >= -maxExactInt {
@@ -148,7 +150,7 @@ func (e *luaEncoder) table(t *glua.LTable, depth int) error {
 			e.buf = append(e.buf, ',')
 		}
 		first = false
-		e.buf = appendJSONString(e.buf, m.name)
+		e.buf = jsonw.AppendString(e.buf, m.name)
 		e.buf = append(e.buf, ':')
 		if err := e.value(m.value, depth+1); err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)

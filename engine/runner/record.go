@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/engine/logx"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // Defaults of the run record's limits (Options.LogLines, LogBytes,
@@ -216,7 +216,7 @@ func (e *recordEncoder) list(list []any, base int) {
 
 // text writes a string of the values, redacted when the mode asks for it.
 func (e *recordEncoder) text(s string) {
-	if !e.full && !needsEscape(s) {
+	if !e.full && jsonw.Plain(s) {
 		e.buf.WriteByte('"')
 		e.buf.WriteString(s)
 		e.buf.WriteByte('"')
@@ -293,27 +293,9 @@ func (e *recordEncoder) value(v any) error {
 		}
 		e.buf.WriteByte('}')
 	case []any:
-		e.buf.WriteByte('[')
-		for i, item := range x {
-			if i > 0 {
-				e.buf.WriteByte(',')
-			}
-			if err := e.value(item); err != nil {
-				return err
-			}
-		}
-		e.buf.WriteByte(']')
+		return writeArray(e, x)
 	case []map[string]any:
-		e.buf.WriteByte('[')
-		for i, item := range x {
-			if i > 0 {
-				e.buf.WriteByte(',')
-			}
-			if err := e.value(item); err != nil {
-				return err
-			}
-		}
-		e.buf.WriteByte(']')
+		return writeArray(e, x)
 	case []string:
 		e.buf.WriteByte('[')
 		for i, item := range x {
@@ -342,23 +324,26 @@ func (e *recordEncoder) value(v any) error {
 	return nil
 }
 
+// writeArray writes items as a JSON array.
+func writeArray[T any](e *recordEncoder, items []T) error {
+	e.buf.WriteByte('[')
+	for i, item := range items {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		if err := e.value(item); err != nil {
+			return err
+		}
+	}
+	e.buf.WriteByte(']')
+	return nil
+}
+
 // float writes x as encoding/json does.
 func (e *recordEncoder) float(x float64) error {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	b, ok := jsonw.AppendFloat(e.buf.AvailableBuffer(), x)
+	if !ok {
 		return fmt.Errorf("%v has no JSON form", x)
-	}
-	abs := math.Abs(x)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b := strconv.AppendFloat(e.buf.AvailableBuffer(), x, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
 	}
 	e.buf.Write(b)
 	return nil
@@ -400,68 +385,11 @@ func isJSONNumber(s string) bool {
 	return i == len(s)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// needsEscape reports whether string writes s other than byte for byte.
-func needsEscape(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			return true
-		}
-	}
-	return false
-}
-
-// string writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as with
-// encoding/json; <, > and & are left as they are.
+// string writes s as a JSON string as encoding/json does without HTML
+// escaping: <, > and & are left as they are.
 func (e *recordEncoder) string(s string) {
-	e.buf.WriteByte('"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			e.buf.WriteString(s[start:i])
-			switch c {
-			case '"', '\\':
-				e.buf.WriteByte('\\')
-				e.buf.WriteByte(c)
-			case '\n':
-				e.buf.WriteString(`\n`)
-			case '\r':
-				e.buf.WriteString(`\r`)
-			case '\t':
-				e.buf.WriteString(`\t`)
-			default:
-				e.buf.WriteString(`\u00`)
-				e.buf.WriteByte(hexDigits[c>>4])
-				e.buf.WriteByte(hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			e.buf.WriteString(s[start:i])
-			e.buf.WriteString(`\ufffd`)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			e.buf.WriteString(s[start:i])
-			e.buf.WriteString(`\u202`)
-			e.buf.WriteByte(hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	e.buf.WriteString(s[start:])
-	e.buf.WriteByte('"')
+	// Room for s unescaped, so that the append is made in the buffer
+	// rather than in a new array that Write would then copy.
+	e.buf.Grow(len(s) + 2)
+	e.buf.Write(jsonw.AppendString(e.buf.AvailableBuffer(), s))
 }

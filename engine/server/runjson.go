@@ -2,15 +2,14 @@ package server
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // writeRun answers a run record as writeJSON would, byte for byte, but
@@ -49,13 +48,13 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, r.ID, 10)
 	b = append(b, `,"playbook":`...)
-	b = appendString(b, r.Playbook)
+	b = jsonw.AppendString(b, r.Playbook)
 	b = append(b, `,"version":`...)
-	b = appendString(b, r.Version)
+	b = jsonw.AppendString(b, r.Version)
 	b = append(b, `,"trigger":`...)
-	b = appendString(b, r.Trigger)
+	b = jsonw.AppendString(b, r.Trigger)
 	b = append(b, `,"status":`...)
-	b = appendString(b, r.Status)
+	b = jsonw.AppendString(b, r.Status)
 	b = append(b, `,"inputs":`...)
 	if r.Inputs == nil {
 		b = append(b, "null"...)
@@ -67,7 +66,7 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 		return b, false
 	}
 	b = append(b, `,"error":`...)
-	b = appendString(b, r.Error)
+	b = jsonw.AppendString(b, r.Error)
 	b = append(b, `,"steps":`...)
 	if r.Steps == nil {
 		b = append(b, "null"...)
@@ -99,7 +98,7 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 	}
 	if r.Node != "" {
 		b = append(b, `,"node":`...)
-		b = appendString(b, r.Node)
+		b = jsonw.AppendString(b, r.Node)
 	}
 	if len(r.Log) > 0 {
 		b = append(b, `,"log":[`...)
@@ -113,9 +112,9 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 				return b, false
 			}
 			b = append(b, `,"level":`...)
-			b = appendString(b, l.Level)
+			b = jsonw.AppendString(b, l.Level)
 			b = append(b, `,"message":`...)
-			b = appendString(b, l.Message)
+			b = jsonw.AppendString(b, l.Message)
 			if len(l.Fields) > 0 {
 				b = append(b, `,"fields":`...)
 				b = append(b, l.Fields...)
@@ -129,15 +128,15 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 
 func appendStep(b []byte, st *store.Step) (_ []byte, ok bool) {
 	b = append(b, `{"asset":`...)
-	b = appendString(b, st.Asset)
+	b = jsonw.AppendString(b, st.Asset)
 	b = append(b, `,"action":`...)
-	b = appendString(b, st.Action)
+	b = jsonw.AppendString(b, st.Action)
 	b = append(b, `,"status":`...)
-	b = appendString(b, st.Status)
+	b = jsonw.AppendString(b, st.Status)
 	b = append(b, `,"message":`...)
-	b = appendString(b, st.Message)
+	b = jsonw.AppendString(b, st.Message)
 	b = append(b, `,"duration_ms":`...)
-	if b, ok = appendFloat(b, st.DurationMS); !ok {
+	if b, ok = jsonw.AppendFloat(b, st.DurationMS); !ok {
 		return b, false
 	}
 	if !st.Started.IsZero() {
@@ -152,9 +151,9 @@ func appendStep(b []byte, st *store.Step) (_ []byte, ok bool) {
 	}
 	if res := st.Result; res != nil {
 		b = append(b, `,"result":{"status":`...)
-		b = appendString(b, res.Status)
+		b = jsonw.AppendString(b, res.Status)
 		b = append(b, `,"message":`...)
-		b = appendString(b, res.Message)
+		b = jsonw.AppendString(b, res.Message)
 		b = append(b, `,"summary":`...)
 		b = appendRaw(b, res.Summary)
 		b = append(b, `,"data":`...)
@@ -175,7 +174,7 @@ func appendStep(b []byte, st *store.Step) (_ []byte, ok bool) {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendString(b, o)
+				b = jsonw.AppendString(b, o)
 			}
 			b = append(b, ']')
 		}
@@ -208,11 +207,11 @@ func appendAny(b []byte, v any) ([]byte, bool) {
 	case nil:
 		return append(b, "null"...), true
 	case string:
-		return appendString(b, x), true
+		return jsonw.AppendString(b, x), true
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case float64:
-		return appendFloat(b, x)
+		return jsonw.AppendFloat(b, x)
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), true
 	case int64:
@@ -257,7 +256,7 @@ func appendMap(b []byte, m map[string]any) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
 		var ok bool
 		if b, ok = appendAny(b, m[k]); !ok {
@@ -265,83 +264,4 @@ func appendMap(b []byte, m map[string]any) ([]byte, bool) {
 		}
 	}
 	return append(b, '}'), true
-}
-
-// appendFloat writes x as encoding/json writes a float64; NaN and the
-// infinities, which JSON has no form for, are refused.
-func appendFloat(b []byte, x float64) ([]byte, bool) {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return b, false
-	}
-	abs := math.Abs(x)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, x, format, -1, 64)
-	if format == 'e' {
-		// e-09 becomes e-9, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string as encoding/json does without
-// HTML escaping: invalid UTF-8 becomes U+FFFD, U+2028 and U+2029 are
-// escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			case '\b':
-				b = append(b, `\b`...)
-			case '\f':
-				b = append(b, `\f`...)
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -259,14 +259,13 @@ func encodeStep(st *Step) (stepRow, error) {
 		row.params = sql.NullString{String: string(st.Params), Valid: true}
 	}
 	if st.Result != nil {
-		var b strings.Builder
-		b.Grow(len(`{"summary":,"data":}`) + len(st.Result.Summary) + len(st.Result.Data) + 8)
-		b.WriteString(`{"summary":`)
-		writeRaw(&b, st.Result.Summary)
-		b.WriteString(`,"data":`)
-		writeRaw(&b, st.Result.Data)
-		b.WriteByte('}')
-		row.result = sql.NullString{String: b.String(), Valid: true}
+		b := make([]byte, 0, len(`{"summary":,"data":}`)+len(st.Result.Summary)+len(st.Result.Data)+8)
+		b = append(b, `{"summary":`...)
+		b = appendRaw(b, st.Result.Summary)
+		b = append(b, `,"data":`...)
+		b = appendRaw(b, st.Result.Data)
+		b = append(b, '}')
+		row.result = sql.NullString{String: string(b), Valid: true}
 	}
 	if st.Truncated != nil {
 		b, err := json.Marshal(st.Truncated)

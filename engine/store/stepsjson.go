@@ -2,11 +2,11 @@ package store
 
 import (
 	"encoding/json"
-	"math"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
+	"unsafe"
+
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // encodeSteps returns the JSON array of steps exactly as encoding/json
@@ -18,164 +18,97 @@ func encodeSteps(steps []Step) any {
 	if len(steps) == 0 {
 		return nil
 	}
+	// The estimate covers a step's fixed text at its longest (every key, a
+	// started time with nanoseconds and a zone offset, a long duration and
+	// result status), so that the one allocation usually holds it all.
 	n := 2
 	for i := range steps {
 		st := &steps[i]
-		n += 160 + len(st.Asset) + len(st.Action) + 2*len(st.Message) + len(st.Params)
+		n += 224 + len(st.Asset) + len(st.Action) + 2*len(st.Message) + len(st.Params)
 		if st.Result != nil {
 			n += len(st.Result.Summary) + len(st.Result.Data)
 		}
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte('[')
+	b := make([]byte, 0, n)
+	b = append(b, '[')
 	for i := range steps {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeStep(&b, &steps[i])
+		b = appendStep(b, &steps[i])
 	}
-	b.WriteByte(']')
-	return b.String()
+	b = append(b, ']')
+	// b is not written again: the string shares its bytes, as
+	// strings.Builder's String does, instead of copying them.
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-func writeStep(b *strings.Builder, st *Step) {
-	b.WriteString(`{"asset":`)
-	writeString(b, st.Asset)
-	b.WriteString(`,"action":`)
-	writeString(b, st.Action)
-	b.WriteString(`,"status":`)
-	writeString(b, st.Status)
-	b.WriteString(`,"message":`)
-	writeString(b, st.Message)
-	b.WriteString(`,"duration_ms":`)
-	writeFloat(b, st.DurationMS)
+func appendStep(b []byte, st *Step) []byte {
+	b = append(b, `{"asset":`...)
+	b = jsonw.AppendString(b, st.Asset)
+	b = append(b, `,"action":`...)
+	b = jsonw.AppendString(b, st.Action)
+	b = append(b, `,"status":`...)
+	b = jsonw.AppendString(b, st.Status)
+	b = append(b, `,"message":`...)
+	b = jsonw.AppendString(b, st.Message)
+	b = append(b, `,"duration_ms":`...)
+	b = appendDuration(b, st.DurationMS)
 	if !st.Started.IsZero() {
-		b.WriteString(`,"started":"`)
-		b.WriteString(st.Started.Format(time.RFC3339Nano))
-		b.WriteByte('"')
+		b = append(b, `,"started":"`...)
+		b = st.Started.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
 	}
 	if len(st.Params) > 0 {
-		b.WriteString(`,"params":`)
-		b.Write(st.Params)
+		b = append(b, `,"params":`...)
+		b = append(b, st.Params...)
 	}
 	if r := st.Result; r != nil {
-		b.WriteString(`,"result":{"status":`)
-		writeString(b, r.Status)
-		b.WriteString(`,"message":`)
-		writeString(b, r.Message)
-		b.WriteString(`,"summary":`)
-		writeRaw(b, r.Summary)
-		b.WriteString(`,"data":`)
-		writeRaw(b, r.Data)
-		b.WriteByte('}')
+		b = append(b, `,"result":{"status":`...)
+		b = jsonw.AppendString(b, r.Status)
+		b = append(b, `,"message":`...)
+		b = jsonw.AppendString(b, r.Message)
+		b = append(b, `,"summary":`...)
+		b = appendRaw(b, r.Summary)
+		b = append(b, `,"data":`...)
+		b = appendRaw(b, r.Data)
+		b = append(b, '}')
 	}
 	if t := st.Truncated; t != nil {
-		b.WriteString(`,"truncated":{"bytes":`)
-		b.WriteString(strconv.Itoa(t.Bytes))
-		b.WriteString(`,"limit":`)
-		b.WriteString(strconv.Itoa(t.Limit))
-		b.WriteString(`,"omitted":`)
+		b = append(b, `,"truncated":{"bytes":`...)
+		b = strconv.AppendInt(b, int64(t.Bytes), 10)
+		b = append(b, `,"limit":`...)
+		b = strconv.AppendInt(b, int64(t.Limit), 10)
+		b = append(b, `,"omitted":`...)
 		if t.Omitted == nil {
-			b.WriteString("null")
+			b = append(b, "null"...)
 		} else {
-			b.WriteByte('[')
+			b = append(b, '[')
 			for i, o := range t.Omitted {
 				if i > 0 {
-					b.WriteByte(',')
+					b = append(b, ',')
 				}
-				writeString(b, o)
+				b = jsonw.AppendString(b, o)
 			}
-			b.WriteByte(']')
+			b = append(b, ']')
 		}
-		b.WriteByte('}')
+		b = append(b, '}')
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
-func writeRaw(b *strings.Builder, raw json.RawMessage) {
+func appendRaw(b []byte, raw json.RawMessage) []byte {
 	if len(raw) == 0 {
-		b.WriteString("null")
-		return
+		return append(b, "null"...)
 	}
-	b.Write(raw)
+	return append(b, raw...)
 }
 
-// writeFloat writes x as encoding/json does (x is finite: a duration).
-func writeFloat(b *strings.Builder, x float64) {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		x = 0
+// appendDuration writes a duration in milliseconds as encoding/json writes a
+// float64; one that is not finite, which JSON has no form for, is written 0.
+func appendDuration(b []byte, ms float64) []byte {
+	if out, ok := jsonw.AppendFloat(b, ms); ok {
+		return out
 	}
-	abs := math.Abs(x)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	s := strconv.FormatFloat(x, format, -1, 64)
-	if format == 'e' {
-		if n := len(s); n >= 4 && s[n-4] == 'e' && s[n-3] == '-' && s[n-2] == '0' {
-			s = s[:n-2] + s[n-1:]
-		}
-	}
-	b.WriteString(s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// writeString writes s as a JSON string as encoding/json does without HTML
-// escaping: invalid UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped.
-func writeString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b.WriteString(s[start:i])
-			switch c {
-			case '"', '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
-			case '\b':
-				b.WriteString(`\b`)
-			case '\f':
-				b.WriteString(`\f`)
-			default:
-				b.WriteString(`\u00`)
-				b.WriteByte(hexDigits[c>>4])
-				b.WriteByte(hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b.WriteString(s[start:i])
-			b.WriteString(`\u202`)
-			b.WriteByte(hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
+	return append(b, '0')
 }

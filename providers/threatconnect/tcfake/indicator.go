@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // Indicator mirrors one ThreatConnect v3 indicator object. The per-type value
@@ -616,13 +617,13 @@ func (o *objWriter) key(k string) {
 		o.b = append(o.b, ',')
 	}
 	o.more = true
-	o.b = appendJSONString(o.b, k)
+	o.b = jsonw.AppendString(o.b, k)
 	o.b = append(o.b, ':')
 }
 
 func (o *objWriter) str(k, v string) {
 	o.key(k)
-	o.b = appendJSONString(o.b, v)
+	o.b = jsonw.AppendString(o.b, v)
 }
 
 func (o *objWriter) strOmit(k, v string) {
@@ -651,55 +652,4 @@ func (o *objWriter) time(k string, t time.Time) {
 func (o *objWriter) raw(k, v string) {
 	o.key(k)
 	o.b = append(o.b, v...)
-}
-
-// appendJSONString writes s as a JSON string the way encoding/json does
-// without HTML escaping: invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/internal/jsonw"
 )
 
 // testNow is the fixed server clock of every test.
@@ -1082,7 +1084,7 @@ func TestRatingFormatting(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote\back`, "ctl\x00\x1f\n\t\r", "bad\xffutf8", "sep\u2028\u2029", SeedUnicodeTag} {
-		raw := appendJSONString(nil, s)
+		raw := jsonw.AppendString(nil, s)
 		want, _ := json.Marshal(s)
 		var back string
 		if err := json.Unmarshal(raw, &back); err != nil {
