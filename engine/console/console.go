@@ -20,8 +20,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -260,7 +262,7 @@ func (c *console) playbooks(r *http.Request) (string, any, error) {
 
 func triggerText(t map[string]any) []string {
 	var out []string
-	for _, k := range sortedKeys(t) {
+	for _, k := range slices.Sorted(maps.Keys(t)) {
 		switch v := t[k].(type) {
 		case bool:
 			if v {
@@ -555,7 +557,7 @@ func (c *console) container(r *http.Request) (string, any, error) {
 	page := containerPage{Container: ct}
 	for _, a := range ct.Artifacts {
 		v := artifactView{Artifact: a}
-		for _, k := range sortedKeys(a.CEF) {
+		for _, k := range slices.Sorted(maps.Keys(a.CEF)) {
 			v.Fields = append(v.Fields, cefField{Key: k, Value: scalarText(a.CEF[k]), Types: a.CEFTypes[k]})
 		}
 		page.Artifacts = append(page.Artifacts, v)
@@ -581,15 +583,6 @@ func scalarText(v any) string {
 		}
 		return string(b)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // prettyJSON indents a value (or raw JSON) for a <pre>.

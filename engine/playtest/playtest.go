@@ -18,8 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,7 +228,7 @@ func (s *Suite) runCase(ctx context.Context, f *File, c *Case) Result {
 // seed stores the case's key-value data and containers, and returns the
 // stored container of an on_poll case.
 func seed(ctx context.Context, st *store.SQLite, pb *playbook.Playbook, c *Case) (*cef.Container, error) {
-	for _, k := range sortedKeys(c.KV) {
+	for _, k := range slices.Sorted(maps.Keys(c.KV)) {
 		if err := st.KVSet(ctx, pb.Name, k, c.KV[k]); err != nil {
 			return nil, fmt.Errorf("kv.%s: %w", k, err)
 		}
@@ -245,7 +246,7 @@ func seed(ctx context.Context, st *store.SQLite, pb *playbook.Playbook, c *Case)
 			batch[i].Asset = a
 			byAsset[a] = append(byAsset[a], i)
 		}
-		for _, a := range sortedKeys(byAsset) {
+		for _, a := range slices.Sorted(maps.Keys(byAsset)) {
 			part := make([]cef.Container, 0, len(byAsset[a]))
 			for _, i := range byAsset[a] {
 				part = append(part, batch[i])
@@ -286,20 +287,11 @@ func seed(ctx context.Context, st *store.SQLite, pb *playbook.Playbook, c *Case)
 }
 
 func unknownPlaybook(name string, books map[string]*playbook.Playbook) string {
-	names := sortedKeys(books)
+	names := slices.Sorted(maps.Keys(books))
 	if len(names) == 0 {
 		return fmt.Sprintf("no playbook %q: no playbooks are loaded", name)
 	}
 	return fmt.Sprintf("no playbook %q; loaded playbooks: %s", name, strings.Join(names, ", "))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // replay answers a case's action calls from its recording.
@@ -394,7 +386,7 @@ func luaArgs(v providers.Values) string {
 		return "{}"
 	}
 	parts := make([]string, 0, len(v))
-	for _, k := range sortedKeys(v) {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		b, err := json.Marshal(normalize(v[k]))
 		if err != nil {
 			b = []byte(fmt.Sprint(v[k]))
