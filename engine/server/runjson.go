@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/goshawk/goshawk/engine/store"
 	"github.com/goshawk/goshawk/internal/jsonw"
@@ -76,20 +75,20 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, ok = appendStep(b, &r.Steps[i]); !ok {
+			if b, ok = store.AppendStepJSON(b, &r.Steps[i]); !ok {
 				return b, false
 			}
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"started":`...)
-	if b, ok = appendTime(b, r.Started); !ok {
+	if b, ok = jsonw.AppendTime(b, r.Started); !ok {
 		return b, false
 	}
 	b = append(b, `,"finished":`...)
 	if r.Finished == nil {
 		b = append(b, "null"...)
-	} else if b, ok = appendTime(b, *r.Finished); !ok {
+	} else if b, ok = jsonw.AppendTime(b, *r.Finished); !ok {
 		return b, false
 	}
 	if r.ContainerID != 0 {
@@ -108,7 +107,7 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 			}
 			l := &r.Log[i]
 			b = append(b, `{"time":`...)
-			if b, ok = appendTime(b, l.Time); !ok {
+			if b, ok = jsonw.AppendTime(b, l.Time); !ok {
 				return b, false
 			}
 			b = append(b, `,"level":`...)
@@ -124,81 +123,6 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 		b = append(b, ']')
 	}
 	return append(b, '}'), true
-}
-
-func appendStep(b []byte, st *store.Step) (_ []byte, ok bool) {
-	b = append(b, `{"asset":`...)
-	b = jsonw.AppendString(b, st.Asset)
-	b = append(b, `,"action":`...)
-	b = jsonw.AppendString(b, st.Action)
-	b = append(b, `,"status":`...)
-	b = jsonw.AppendString(b, st.Status)
-	b = append(b, `,"message":`...)
-	b = jsonw.AppendString(b, st.Message)
-	b = append(b, `,"duration_ms":`...)
-	if b, ok = jsonw.AppendFloat(b, st.DurationMS); !ok {
-		return b, false
-	}
-	if !st.Started.IsZero() {
-		b = append(b, `,"started":`...)
-		if b, ok = appendTime(b, st.Started); !ok {
-			return b, false
-		}
-	}
-	if len(st.Params) > 0 {
-		b = append(b, `,"params":`...)
-		b = append(b, st.Params...)
-	}
-	if res := st.Result; res != nil {
-		b = append(b, `,"result":{"status":`...)
-		b = jsonw.AppendString(b, res.Status)
-		b = append(b, `,"message":`...)
-		b = jsonw.AppendString(b, res.Message)
-		b = append(b, `,"summary":`...)
-		b = appendRaw(b, res.Summary)
-		b = append(b, `,"data":`...)
-		b = appendRaw(b, res.Data)
-		b = append(b, '}')
-	}
-	if t := st.Truncated; t != nil {
-		b = append(b, `,"truncated":{"bytes":`...)
-		b = strconv.AppendInt(b, int64(t.Bytes), 10)
-		b = append(b, `,"limit":`...)
-		b = strconv.AppendInt(b, int64(t.Limit), 10)
-		b = append(b, `,"omitted":`...)
-		if t.Omitted == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, o := range t.Omitted {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = jsonw.AppendString(b, o)
-			}
-			b = append(b, ']')
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}'), true
-}
-
-func appendRaw(b []byte, raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return append(b, "null"...)
-	}
-	return append(b, raw...)
-}
-
-// appendTime writes t as time.Time's MarshalJSON does; years it refuses
-// are left to encoding/json.
-func appendTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
 }
 
 // appendAny writes the values a decoded body or a script's result holds.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 	"unsafe"
@@ -35,7 +36,21 @@ func encodeSteps(steps []Step) any {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendStep(b, &steps[i])
+		mark := len(b)
+		var ok bool
+		if b, ok = AppendStepJSON(b, &steps[i]); !ok {
+			// What encoding/json would refuse is not stored: a duration
+			// that is not finite is written 0, a start outside years 0 to
+			// 9999 (which could not be read back) is left out.
+			st := steps[i]
+			if math.IsNaN(st.DurationMS) || math.IsInf(st.DurationMS, 0) {
+				st.DurationMS = 0
+			}
+			if y := st.Started.Year(); y < 0 || y > 9999 {
+				st.Started = time.Time{}
+			}
+			b, _ = AppendStepJSON(b[:mark], &st)
+		}
 	}
 	b = append(b, ']')
 	// b is not written again: the string shares its bytes, as
@@ -43,7 +58,11 @@ func encodeSteps(steps []Step) any {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-func appendStep(b []byte, st *Step) []byte {
+// AppendStepJSON appends st as encoding/json encodes a Step without HTML
+// escaping. ok is false when encoding/json would refuse the step (a
+// duration that is not finite, a start outside years 0 to 9999); what was
+// appended is then to be dropped.
+func AppendStepJSON(b []byte, st *Step) (_ []byte, ok bool) {
 	b = append(b, `{"asset":`...)
 	b = jsonw.AppendString(b, st.Asset)
 	b = append(b, `,"action":`...)
@@ -53,11 +72,14 @@ func appendStep(b []byte, st *Step) []byte {
 	b = append(b, `,"message":`...)
 	b = jsonw.AppendString(b, st.Message)
 	b = append(b, `,"duration_ms":`...)
-	b = appendDuration(b, st.DurationMS)
+	if b, ok = jsonw.AppendFloat(b, st.DurationMS); !ok {
+		return b, false
+	}
 	if !st.Started.IsZero() {
-		b = append(b, `,"started":"`...)
-		b = st.Started.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
+		b = append(b, `,"started":`...)
+		if b, ok = jsonw.AppendTime(b, st.Started); !ok {
+			return b, false
+		}
 	}
 	if len(st.Params) > 0 {
 		b = append(b, `,"params":`...)
@@ -94,7 +116,7 @@ func appendStep(b []byte, st *Step) []byte {
 		}
 		b = append(b, '}')
 	}
-	return append(b, '}')
+	return append(b, '}'), true
 }
 
 func appendRaw(b []byte, raw json.RawMessage) []byte {
@@ -102,13 +124,4 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, raw...)
-}
-
-// appendDuration writes a duration in milliseconds as encoding/json writes a
-// float64; one that is not finite, which JSON has no form for, is written 0.
-func appendDuration(b []byte, ms float64) []byte {
-	if out, ok := jsonw.AppendFloat(b, ms); ok {
-		return out
-	}
-	return append(b, '0')
 }

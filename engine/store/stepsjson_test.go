@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +62,29 @@ func FuzzEncodeSteps(f *testing.F) {
 			t.Fatalf("encodeSteps:\n%s\nencoding/json:\n%s", got, want)
 		}
 	})
+}
+
+// TestEncodeStepsRefusedByEncodingJSON covers the steps encoding/json
+// cannot encode: a duration that is not finite is stored as 0 and a start
+// outside years 0 to 9999 is left out, so the record still reads back.
+func TestEncodeStepsRefusedByEncodingJSON(t *testing.T) {
+	started := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	steps := []Step{
+		{Asset: "tc", Action: "nan", Status: "success", DurationMS: math.NaN(), Started: started},
+		{Asset: "tc", Action: "late", Status: "success", DurationMS: 2, Started: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Asset: "tc", Action: "ok", Status: "success", DurationMS: 3},
+	}
+	want := []Step{
+		{Asset: "tc", Action: "nan", Status: "success", DurationMS: 0, Started: started},
+		{Asset: "tc", Action: "late", Status: "success", DurationMS: 2},
+		{Asset: "tc", Action: "ok", Status: "success", DurationMS: 3},
+	}
+	if got, w := encodeSteps(steps).(string), marshalSteps(t, want); got != w {
+		t.Fatalf("encodeSteps:\n%s\nwant:\n%s", got, w)
+	}
+	for i := range steps[:2] {
+		if _, ok := AppendStepJSON(nil, &steps[i]); ok {
+			t.Errorf("AppendStepJSON(%s) ok, but encoding/json refuses the step", steps[i].Action)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-// Package jsonw appends JSON strings and numbers to a byte slice exactly as
+// Package jsonw appends JSON strings, numbers and times to a byte slice exactly as
 // encoding/json writes them with HTML escaping turned off
 // (json.Encoder.SetEscapeHTML(false)). It is for the hand-written encoders
 // that skip encoding/json on hot paths; their output must stay byte for byte
@@ -8,6 +8,7 @@ package jsonw
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -102,4 +103,16 @@ func AppendFloat(b []byte, x float64) (_ []byte, ok bool) {
 		}
 	}
 	return b, true
+}
+
+// AppendTime appends t as time.Time's MarshalJSON writes it (RFC 3339 with
+// nanoseconds). MarshalJSON refuses years outside 0 to 9999: for them b is
+// returned unchanged and ok is false.
+func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return b, false
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"'), true
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // encodingJSON returns what encoding/json writes for v with HTML escaping
@@ -108,4 +109,27 @@ func FuzzAppendFloat(f *testing.F) {
 			t.Fatalf("AppendFloat(%v) = %s, %v; encoding/json %s", x, got, ok, want)
 		}
 	})
+}
+
+func TestAppendTimeMatchesEncodingJSON(t *testing.T) {
+	zone := time.FixedZone("", -7*3600-30*60)
+	for _, tm := range []time.Time{
+		{}, time.Date(2025, 3, 8, 9, 35, 46, 0, time.UTC), time.Date(2025, 3, 8, 9, 35, 46, 123456789, time.UTC),
+		time.Date(2025, 3, 8, 9, 35, 46, 120000000, zone), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		got, ok := AppendTime([]byte("p"), tm)
+		want := append([]byte("p"), encodingJSON(t, tm)...)
+		if !ok || !bytes.Equal(got, want) {
+			t.Errorf("AppendTime(%v) = %s, %v; encoding/json %s", tm, got, ok, want)
+		}
+	}
+	for _, tm := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if _, err := json.Marshal(tm); err == nil {
+			t.Fatalf("encoding/json accepts %v; AppendTime must too", tm)
+		}
+		if got, ok := AppendTime([]byte("p"), tm); ok || string(got) != "p" {
+			t.Errorf("AppendTime(%v) = %q, %v; want b unchanged and false, as encoding/json refuses it", tm, got, ok)
+		}
+	}
 }
