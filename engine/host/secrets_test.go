@@ -15,7 +15,9 @@ func keyedProvider() *providers.Provider {
 		Config: []providers.Param{{Name: "key", Type: providers.String, Required: true, Secret: true, Doc: "API key"}},
 		Open:   func(string, providers.Values) (providers.Conn, error) { return nopConn{}, nil },
 		Actions: []providers.Spec{{Name: "note", Kind: providers.Generic, Summary: "note",
-			Run: func(context.Context, *providers.Call) *providers.Result { return providers.Succeeded("noted", nil, nil) }}},
+			Run: func(context.Context, *providers.Call) *providers.Result {
+				return providers.Succeeded("noted", nil, nil)
+			}}},
 	}
 }
 
