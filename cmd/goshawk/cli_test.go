@@ -237,6 +237,8 @@ func TestEveryCommandKeepsSecrets(t *testing.T) {
 			{"poll", "tc"}, {"poll", "tc", "--json"}, {"containers"}, {"containers", "--json"}, {"container", "1", "--json"},
 			{"run", "echo", "ip=" + tcfake.SeedIPv4, "--json"}, {"runs"}, {"runs", "show", "1", "--json"},
 			{"validate"}, {"nosuchcommand"},
+			{"runs", "--status", "failed", "--since", "1h"}, {"runs", "--trigger", "webhook"}, {"prune", "--dry-run"},
+			{"run", "echo", "--container", "1"}, {"help", "run"}, {"act", "--help"}, {"--version"},
 		}
 		for _, c := range cmds {
 			f.run(append(g, c...)...)
