@@ -123,8 +123,10 @@ type Node struct {
 	playbooks map[string]Playbook
 	assets    map[string]Asset
 
-	stop context.CancelFunc
-	done chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Scheduled runs go before webhook and on_poll runs waiting in the queue
@@ -222,17 +224,20 @@ func (n *Node) Start(ctx context.Context) error {
 }
 
 // Stop stops fetching jobs, lets those running finish within ctx, and then
-// cancels them.
+// cancels them. Calling it again, or on a node never started, waits for
+// the first stop and returns its result.
 func (n *Node) Stop(ctx context.Context) error {
-	if n.stop != nil {
+	n.stopOnce.Do(func() {
+		if n.stop == nil {
+			return // never started
+		}
 		n.stop()
 		<-n.done
-	}
-	err := n.client.Stop(ctx)
-	if err != nil {
-		err = n.client.StopAndCancel(context.WithoutCancel(ctx))
-	}
-	return err
+		if n.stopErr = n.client.Stop(ctx); n.stopErr != nil {
+			n.stopErr = n.client.StopAndCancel(context.WithoutCancel(ctx))
+		}
+	})
+	return n.stopErr
 }
 
 // Client is the River client, for tests and tools.

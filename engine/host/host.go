@@ -328,6 +328,9 @@ func (h *Host) Close(ctx context.Context) {
 	if h.Plugins != nil {
 		h.Plugins.Close(ctx)
 	}
+	if h.Cluster != nil {
+		h.Cluster.Stop(ctx) // its jobs use the store: stop it first
+	}
 	if h.Store != nil {
 		h.Store.Close()
 	}
