@@ -315,6 +315,27 @@ func (d *luaDecoder) fail() glua.LValue {
 	return glua.LNil
 }
 
+// end reads what follows an array's element or an object's member: a
+// comma (false: another comes) or close (true). Anything else, or an error
+// in the value, fails the document and also ends the loop.
+func (d *luaDecoder) end(close byte) bool {
+	d.space()
+	if d.bad || d.i >= len(d.b) {
+		d.fail()
+		return true
+	}
+	c := d.b[d.i]
+	d.i++
+	if c == close {
+		return true
+	}
+	if c != ',' {
+		d.fail()
+		return true
+	}
+	return false
+}
+
 func (d *luaDecoder) space() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
@@ -433,18 +454,12 @@ func (d *luaDecoder) array() glua.LValue {
 	}
 	for {
 		d.values = append(d.values, d.value())
-		d.space()
-		if d.bad || d.i >= len(d.b) {
-			return d.fail()
-		}
-		c := d.b[d.i]
-		d.i++
-		if c == ']' {
+		if d.end(']') {
 			break
 		}
-		if c != ',' {
-			return d.fail()
-		}
+	}
+	if d.bad {
+		return glua.LNil
 	}
 	items := d.values[base:]
 	t := newArrayTable(len(items))
@@ -484,18 +499,12 @@ func (d *luaDecoder) object() glua.LValue {
 		}
 		d.i++
 		d.values = append(d.values, d.value())
-		d.space()
-		if d.bad || d.i >= len(d.b) {
-			return d.fail()
-		}
-		c := d.b[d.i]
-		d.i++
-		if c == '}' {
+		if d.end('}') {
 			break
 		}
-		if c != ',' {
-			return d.fail()
-		}
+	}
+	if d.bad {
+		return glua.LNil
 	}
 	keys, values := d.keys[kbase:], d.values[base:]
 	t := newTable(0, len(keys))
