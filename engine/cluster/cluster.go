@@ -662,7 +662,7 @@ func (w *fireWorker) Timeout(*river.Job[FireArgs]) time.Duration { return time.M
 
 // Work fires one instant in one transaction: it records the instant (a
 // second attempt, or another chain reaching the same instant, finds it and
-// does nothing), queues the next instant while a live node still serves
+// runs nothing), queues the next instant while a live node still serves
 // this chain, queues the run unless the previous scheduled run is still
 // running or waiting (no pile-up) or the instant is too old, and completes
 // the job.
@@ -696,10 +696,14 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 		if err != nil {
 			return err
 		}
+		// The chain goes on even when another chain (the playbook's other
+		// version, during a reload) recorded this instant first: the next
+		// instant's job is unique, so continuing twice queues it once, and
+		// a chain that stopped here would leave its version unscheduled.
+		if err := n.continueChain(ctx, tx, a, s, now); err != nil {
+			return err
+		}
 		if tag.RowsAffected() == 1 {
-			if err := n.continueChain(ctx, tx, a, s, now); err != nil {
-				return err
-			}
 			if outcome == "fired" {
 				req := Request{Playbook: a.Playbook, Trigger: triggerOf(a.Spec), At: a.At}
 				if _, err := n.client.InsertTx(ctx, tx, RunArgs{Request: req}, &river.InsertOpts{Priority: prioritySchedule}); err != nil {

@@ -432,3 +432,54 @@ func TestOnePollAtATime(t *testing.T) {
 		t.Errorf("a poll after the first ended = %v", err)
 	}
 }
+
+// TestReloadKeepsSchedule changes a scheduled playbook's version on the
+// nodes (a reload) while it fires every second: the instants go on, each
+// fired once, with no gap at the switch.
+func TestReloadKeepsSchedule(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	tick := map[string]string{"tick": "name: tick\ntrigger: {every: 1s}\nlua: return 1\n"}
+	a := newTestNode(t, url, "a", tick)
+	b := newTestNode(t, url, "b", tick)
+	fired := func() (at []time.Time, err error) {
+		rows, err := a.store.Pool().Query(ctx, `SELECT at FROM goshawk_fires WHERE playbook = 'tick' ORDER BY at`)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	}
+	waitFor(t, "3 instants", func() (bool, error) { at, err := fired(); return len(at) >= 3, err })
+	// Both nodes reload to a new version of tick (same schedule), four
+	// times: at each switch the old and the new chain race for an instant.
+	for v := range 4 {
+		for _, n := range []*testNode{a, b} {
+			pb := clusterPlaybook(n.books["tick"])
+			pb.Version = fmt.Sprintf("v%d-%s", v+2, pb.Version)
+			var pbs []cluster.Playbook
+			for name, book := range n.books {
+				if name != "tick" {
+					pbs = append(pbs, clusterPlaybook(book))
+				}
+			}
+			if err := n.node.Sync(ctx, append(pbs, pb), []cluster.Asset{{Name: "box"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := fired()
+		waitFor(t, "3 instants after the reload", func() (bool, error) { at, err := fired(); return len(at) >= len(before)+3, err })
+	}
+	at, err := fired()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d != time.Second {
+			t.Errorf("instants %s and %s are %s apart across the reload", at[i-1].Format(time.TimeOnly), at[i].Format(time.TimeOnly), d)
+		}
+	}
+	var chains int
+	if err := a.store.Pool().QueryRow(ctx, `SELECT count(DISTINCT chain) FROM goshawk_fires WHERE playbook = 'tick' AND at > $1`, at[len(at)-1].Add(-2*time.Second)).Scan(&chains); err != nil || chains != 1 {
+		t.Errorf("the last instants came from %d chains, %v; want only the new version's", chains, err)
+	}
+}
