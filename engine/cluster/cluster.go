@@ -104,8 +104,10 @@ type Options struct {
 	// 100 ms): it bounds how late an instant fires.
 	FetchInterval time.Duration
 	// RescueAfter is River's own backstop for a job stuck running on a
-	// node that still heartbeats (default: the longest playbook timeout
-	// plus 30 s, at least 90 s).
+	// node that still heartbeats (default 1 h). Dead nodes are found by
+	// their heartbeats within seconds, not by this; it must exceed every
+	// job's timeout, or River would hand a job still running on a live
+	// node to another, so run jobs are cut a minute before it.
 	RescueAfter time.Duration
 	// MissedAfter is how late an instant may fire; an instant found later
 	// than that (every node was down) is skipped and counted, not run
@@ -163,7 +165,7 @@ func New(o Options) (*Node, error) {
 		o.MissedAfter = 30 * time.Second
 	}
 	if o.RescueAfter <= 0 {
-		o.RescueAfter = 90 * time.Second
+		o.RescueAfter = time.Hour
 	}
 	n := &Node{o: o, st: o.Store, playbooks: map[string]Playbook{}, assets: map[string]Asset{}}
 	workers := river.NewWorkers()
@@ -538,11 +540,12 @@ type runWorker struct {
 // Timeout lets the runner's own timeout fire first: the job's bound is the
 // playbook's timeout plus the time a slot may be awaited.
 func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
+	limit := w.n.o.RescueAfter - time.Minute
 	p, ok := w.n.playbook(job.Args.Playbook)
 	if !ok || p.Timeout <= 0 {
-		return 10 * time.Minute
+		return min(10*time.Minute, limit)
 	}
-	return p.Timeout + 5*time.Minute
+	return min(p.Timeout+5*time.Minute, limit)
 }
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
