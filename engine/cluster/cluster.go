@@ -109,6 +109,12 @@ type Options struct {
 	// job's timeout, or River would hand a job still running on a live
 	// node to another, so run jobs are cut a minute before it.
 	RescueAfter time.Duration
+	// OnSkip, when set, is called for each scheduled instant this node
+	// recorded without running it: outcome "skipped" (the previous run
+	// was still going) or "missed" (found too late). job names it as a
+	// single node's scheduler does: "every:<playbook>" or
+	// "schedule:<playbook>".
+	OnSkip func(job, outcome string)
 	// MissedAfter is how late an instant may fire; an instant found later
 	// than that (every node was down) is skipped and counted, not run
 	// (default 30 s).
@@ -676,7 +682,9 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 		n.o.Log.Error("cluster: dropping a schedule chain with a bad spec", "playbook", a.Playbook, "spec", a.Spec, "err", err)
 		return nil
 	}
-	return pgx.BeginFunc(ctx, n.st.Pool(), func(tx pgx.Tx) error {
+	var notRun string
+	err = pgx.BeginFunc(ctx, n.st.Pool(), func(tx pgx.Tx) error {
+		notRun = ""
 		now := time.Now()
 		outcome := "fired"
 		switch {
@@ -713,12 +721,19 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 					return err
 				}
 			} else {
-				n.o.Log.Warn("cluster: scheduled instant not run", "playbook", a.Playbook, "at", a.At, "outcome", outcome)
+				notRun = outcome
 			}
 		}
 		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
+	if err == nil && notRun != "" {
+		n.o.Log.Warn("cluster: scheduled instant not run", "playbook", a.Playbook, "at", a.At, "outcome", notRun)
+		if n.o.OnSkip != nil {
+			n.o.OnSkip(triggerOf(a.Spec)+":"+a.Playbook, notRun)
+		}
+	}
+	return err
 }
 
 // triggerOf names the trigger of a schedule's runs, as a single node

@@ -372,7 +372,10 @@ func TestRestartAfterDowntime(t *testing.T) {
 	a.stop()
 
 	time.Sleep(4 * time.Second) // every node down for several instants
-	b, err := startNodeWith(ctx, url, "b", nodeSetup{yamls: testPlaybooks(tick), work: true, missedAfter: missedAfter})
+	var mu sync.Mutex
+	var skips []string
+	onSkip := func(job, outcome string) { mu.Lock(); skips = append(skips, job+" "+outcome); mu.Unlock() }
+	b, err := startNodeWith(ctx, url, "b", nodeSetup{yamls: testPlaybooks(tick), work: true, missedAfter: missedAfter, onSkip: onSkip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,6 +393,11 @@ func TestRestartAfterDowntime(t *testing.T) {
 	if missed < 1 {
 		t.Errorf("no instant recorded missed; want the one overdue at the restart")
 	}
+	mu.Lock()
+	if len(skips) < 1 || skips[0] != "every:tick missed" {
+		t.Errorf("OnSkip saw %q; want every:tick missed, counted as a single node counts its skipped fires", skips)
+	}
+	mu.Unlock()
 	var burst int
 	err = b.store.Pool().QueryRow(ctx, `SELECT count(*) FROM goshawk_fires WHERE playbook = 'tick' AND outcome = 'fired'
 		AND at < $1 AND fired > $1`, restarted).Scan(&burst)

@@ -168,6 +168,8 @@ type nodeSetup struct {
 	missedAfter time.Duration
 	// poll is the node's ingest action; nil does nothing.
 	poll cluster.PollFunc
+	// onSkip sees the instants recorded without a run.
+	onSkip func(job, outcome string)
 }
 
 func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNode, error) {
@@ -219,6 +221,7 @@ func startNodeWith(ctx context.Context, url, name string, ns nodeSetup) (*testNo
 		Poll:          ns.poll,
 		FetchInterval: testFetchGap,
 		MissedAfter:   cmp.Or(ns.missedAfter, testMissed),
+		OnSkip:        ns.onSkip,
 	})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,9 @@ func (h *Host) openCluster() error {
 		Log:   h.o.Log,
 		Exec:  h.clusterExec,
 		Poll:  h.clusterPoll,
+		// Instants recorded but not run count as a single node's skipped
+		// fires do.
+		OnSkip: func(job, _ string) { h.Metrics.ScheduleSkipped(job) },
 	})
 	if err != nil {
 		return err
