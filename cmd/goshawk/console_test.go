@@ -66,30 +66,8 @@ type consoleSite struct {
 
 func startConsoleSite(t *testing.T) *consoleSite {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	var out, errb lockedBuffer
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"demo", "--serve", "--listen", "127.0.0.1:0", "--dir", dir}, &out, &errb, os.LookupEnv)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-	})
-	var addr string
-	waitUntil(t, "the demo serving", func() bool {
-		select {
-		case code := <-exited:
-			t.Fatalf("goshawk demo --serve exited %d before serving\n%s\n%s", code, out.String(), errb.String())
-		default:
-		}
-		if m := demoServingRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	s := &consoleSite{base: "http://" + addr}
+	s := &consoleSite{base: "http://" + startDemoServe(t, dir).addr}
 
 	books := map[string]string{
 		"fails_on_purpose.yaml": "trigger: {webhook: true}\ninputs:\n  ip: {type: string}\nassets: [tc]\nlua: |\n" +

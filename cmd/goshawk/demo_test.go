@@ -98,25 +98,8 @@ func TestDemoServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the reputation plugin")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb lockedBuffer
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"demo", "--serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir()}, &out, &errb, os.LookupEnv)
-	}()
-	var addr string
-	waitUntil(t, "the demo serving", func() bool {
-		select {
-		case code := <-exited:
-			t.Fatalf("goshawk demo --serve exited %d before serving\n%s\n%s", code, out.String(), errb.String())
-		default:
-		}
-		if m := demoServingRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
+	d := startDemoServe(t, t.TempDir())
+	addr := d.addr
 	resp, err := http.Post("http://"+addr+"/api/playbooks/hunt_enrich_post/run?wait=true", "application/json",
 		strings.NewReader(`{"ip": "`+tcfake.SeedIPv4+`"}`))
 	if err != nil {
@@ -128,9 +111,48 @@ func TestDemoServe(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rec) != nil || rec.Status != "success" || rec.Trigger != "webhook" || len(rec.Steps) == 0 {
 		t.Fatalf("webhook run on the demo: %d %s", resp.StatusCode, body)
 	}
-	cancel()
-	if code := <-exited; code != exitOK {
-		t.Fatalf("goshawk demo --serve exited %d after the interrupt\n%s", code, errb.String())
+	if code := d.stop(); code != exitOK {
+		t.Fatalf("goshawk demo --serve exited %d after the interrupt\n%s", code, d.errb.String())
 	}
-	checkNoDemoSecrets(t, out.String(), errb.String())
+	checkNoDemoSecrets(t, d.out.String(), d.errb.String())
+}
+
+// servingDemo is goshawk demo --serve running in-process.
+type servingDemo struct {
+	addr      string
+	out, errb *lockedBuffer
+	stop      func() int // interrupts the demo as Ctrl-C does; its exit code
+}
+
+// startDemoServe runs goshawk demo --serve in dir on a free loopback port
+// and returns once it serves; the test's cleanup stops it if the test
+// doesn't.
+func startDemoServe(t *testing.T, dir string) *servingDemo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &servingDemo{out: &lockedBuffer{}, errb: &lockedBuffer{}}
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"demo", "--serve", "--listen", "127.0.0.1:0", "--dir", dir}, d.out, d.errb, os.LookupEnv)
+	}()
+	var once sync.Once
+	code := 0
+	d.stop = func() int {
+		once.Do(func() { cancel(); code = <-exited })
+		return code
+	}
+	t.Cleanup(func() { d.stop() })
+	waitUntil(t, "the demo serving", func() bool {
+		select {
+		case c := <-exited:
+			once.Do(func() { cancel(); code = c }) // stop must not wait for it again
+			t.Fatalf("goshawk demo --serve exited %d before serving\n%s\n%s", c, d.out.String(), d.errb.String())
+		default:
+		}
+		if m := demoServingRE.FindStringSubmatch(d.out.String()); m != nil {
+			d.addr = m[1]
+		}
+		return d.addr != ""
+	})
+	return d
 }
