@@ -3,7 +3,6 @@ package lua
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -46,17 +45,13 @@ func (e *luaEncoder) encode(buf []byte, v glua.LValue, limit int) ([]byte, error
 type luaEncoder struct {
 	buf   []byte
 	limit int
-	// path and nodes are FromLua's cycle check and value budget.
-	path  []*glua.LTable
-	nodes int
-	// pairs holds the entries of the objects being written, shared by all
-	// levels as a stack.
-	pairs []pair
+	// walk is FromLua's cycle check, value budget and entries stack.
+	walk
 }
 
 func (e *luaEncoder) value(v glua.LValue, depth int) error {
-	if e.nodes++; e.nodes > maxNodes {
-		return errTooManyValues
+	if err := e.count(); err != nil {
+		return err
 	}
 	switch x := v.(type) {
 	case *glua.LNilType:
@@ -89,22 +84,11 @@ func (e *luaEncoder) value(v glua.LValue, depth int) error {
 }
 
 func (e *luaEncoder) table(t *glua.LTable, depth int) error {
-	if depth >= maxDepth {
-		return errTooDeep
+	base, kind, err := e.enter(t, depth)
+	if err != nil {
+		return err
 	}
-	if slices.Contains(e.path, t) {
-		return errors.New("table contains itself (a cycle) and cannot be converted")
-	}
-	e.path = append(e.path, t)
-	defer func() { e.path = e.path[:len(e.path)-1] }()
-
-	base := len(e.pairs)
-	defer func() {
-		clear(e.pairs[base:])
-		e.pairs = e.pairs[:base]
-	}()
-	var kind tableKind
-	e.pairs, kind = scanTable(t, e.pairs)
+	defer e.leave(base)
 	switch kind.form {
 	case emptyTable:
 		if t.Metatable == arrayMeta {

@@ -233,11 +233,17 @@ func isIntegerLiteral(s string) bool {
 // levels are errors.
 func FromLua(v glua.LValue) (any, error) {
 	var buf [8]*glua.LTable
-	c := converter{path: buf[:0]}
+	c := converter{walk{path: buf[:0]}}
 	return c.value(v, 0)
 }
 
 type converter struct {
+	walk
+}
+
+// walk is the state FromLua and the JSON encoder share while they walk a
+// table tree: the cycle check, the value budget and the entries stack.
+type walk struct {
 	// path holds the tables from the root to the current one, so a cycle is
 	// an error while a table shared by two branches still converts. It is
 	// a slice, not a map, because paths are short and most conversions
@@ -252,14 +258,43 @@ type converter struct {
 	pairs []pair
 }
 
+// count takes one value from the budget.
+func (w *walk) count() error {
+	if w.nodes++; w.nodes > maxNodes {
+		return errTooManyValues
+	}
+	return nil
+}
+
+// enter checks depth and cycles, pushes t on the path and scans its
+// entries onto the pairs stack from base; leave(base) undoes both.
+func (w *walk) enter(t *glua.LTable, depth int) (base int, kind tableKind, err error) {
+	if depth >= maxDepth {
+		return 0, kind, errTooDeep
+	}
+	if slices.Contains(w.path, t) {
+		return 0, kind, errors.New("table contains itself (a cycle) and cannot be converted")
+	}
+	w.path = append(w.path, t)
+	base = len(w.pairs)
+	w.pairs, kind = scanTable(t, w.pairs)
+	return base, kind, nil
+}
+
+func (w *walk) leave(base int) {
+	w.path = w.path[:len(w.path)-1]
+	clear(w.pairs[base:])
+	w.pairs = w.pairs[:base]
+}
+
 // maxNodes bounds the values one conversion produces.
 const maxNodes = 1 << 18
 
 var errTooManyValues = fmt.Errorf("value too large: more than %d elements (a table shared by several parents counts once per parent)", maxNodes)
 
 func (c *converter) value(v glua.LValue, depth int) (any, error) {
-	if c.nodes++; c.nodes > maxNodes {
-		return nil, errTooManyValues
+	if err := c.count(); err != nil {
+		return nil, err
 	}
 	switch x := v.(type) {
 	case *glua.LNilType:
@@ -285,22 +320,11 @@ func numberToGo(n glua.LNumber) any {
 }
 
 func (c *converter) table(t *glua.LTable, depth int) (any, error) {
-	if depth >= maxDepth {
-		return nil, errTooDeep
+	base, kind, err := c.enter(t, depth)
+	if err != nil {
+		return nil, err
 	}
-	if slices.Contains(c.path, t) {
-		return nil, errors.New("table contains itself (a cycle) and cannot be converted")
-	}
-	c.path = append(c.path, t)
-	defer func() { c.path = c.path[:len(c.path)-1] }()
-
-	base := len(c.pairs)
-	defer func() {
-		clear(c.pairs[base:])
-		c.pairs = c.pairs[:base]
-	}()
-	var kind tableKind
-	c.pairs, kind = scanTable(t, c.pairs)
+	defer c.leave(base)
 	switch kind.form {
 	case emptyTable:
 		if t.Metatable == arrayMeta {
