@@ -175,3 +175,49 @@ func toNull(p *string) sql.NullString {
 	}
 	return sql.NullString{String: *p, Valid: true}
 }
+
+// ArtifactRows attaches artifact rows, read by either store, to the
+// containers they belong to.
+type ArtifactRows map[int64]*cef.Container
+
+// NewArtifactRows indexes cs by id, so rows can be added to them.
+func NewArtifactRows(cs []cef.Container) ArtifactRows {
+	byID := make(ArtifactRows, len(cs))
+	for i := range cs {
+		byID[cs[i].ID] = &cs[i]
+	}
+	return byID
+}
+
+// Add decodes an artifact's stored cef and cef_types and appends it to its
+// container (a row of a container not indexed is dropped).
+func (r ArtifactRows) Add(containerID int64, a cef.Artifact, cefText, typesText string) error {
+	if err := json.Unmarshal([]byte(cefText), &a.CEF); err != nil {
+		return fmt.Errorf("artifact %d: corrupt cef: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(typesText), &a.CEFTypes); err != nil {
+		return fmt.Errorf("artifact %d: corrupt cef_types: %w", a.ID, err)
+	}
+	a.CEF, a.CEFTypes = nonNilMap(a.CEF), nonNilMap(a.CEFTypes)
+	if c := r[containerID]; c != nil {
+		c.Artifacts = append(c.Artifacts, a)
+	}
+	return nil
+}
+
+// SinkFor binds a store's checkpoint and ingest to one asset: the cef.Sink
+// through which that asset's ingest action writes.
+func SinkFor(s Containers, asset string) cef.Sink { return assetSink{s: s, asset: asset} }
+
+type assetSink struct {
+	s     Containers
+	asset string
+}
+
+func (a assetSink) Checkpoint(ctx context.Context) (string, error) {
+	return a.s.Checkpoint(ctx, a.asset)
+}
+
+func (a assetSink) Ingest(ctx context.Context, batch []cef.Container, checkpoint *string) (created, duplicates int, err error) {
+	return a.s.Ingest(ctx, a.asset, batch, checkpoint)
+}

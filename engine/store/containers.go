@@ -370,10 +370,7 @@ func queryContainers(ctx context.Context, q querier, query string, args ...any) 
 // attachArtifacts runs query, whose rows must come ordered by container, and
 // appends each artifact to its container in cs.
 func attachArtifacts(ctx context.Context, q querier, cs []cef.Container, query string, args ...any) error {
-	byID := make(map[int64]*cef.Container, len(cs))
-	for i := range cs {
-		byID[cs[i].ID] = &cs[i]
-	}
+	byID := NewArtifactRows(cs)
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -386,37 +383,16 @@ func attachArtifacts(ctx context.Context, q querier, cs []cef.Container, query s
 		if err := rows.Scan(&a.ID, &containerID, &a.Name, &a.Label, &a.Type, &a.SourceDataIdentifier, &cefText, &typesText); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(cefText), &a.CEF); err != nil {
-			return fmt.Errorf("artifact %d: corrupt cef: %w", a.ID, err)
-		}
-		if err := json.Unmarshal([]byte(typesText), &a.CEFTypes); err != nil {
-			return fmt.Errorf("artifact %d: corrupt cef_types: %w", a.ID, err)
-		}
-		a.CEF, a.CEFTypes = nonNilMap(a.CEF), nonNilMap(a.CEFTypes)
-		if c := byID[containerID]; c != nil {
-			c.Artifacts = append(c.Artifacts, a)
+		if err := byID.Add(containerID, a, cefText, typesText); err != nil {
+			return err
 		}
 	}
 	return rows.Err()
 }
 
-// assetSink binds the store to one asset for a provider's on_poll.
-type assetSink struct {
-	s     *SQLite
-	asset string
-}
-
 // AssetSink returns the cef.Sink through which the on_poll action of asset
 // ingests and keeps its checkpoint.
-func (s *SQLite) AssetSink(asset string) cef.Sink { return assetSink{s: s, asset: asset} }
-
-func (a assetSink) Checkpoint(ctx context.Context) (string, error) {
-	return a.s.Checkpoint(ctx, a.asset)
-}
-
-func (a assetSink) Ingest(ctx context.Context, batch []cef.Container, checkpoint *string) (created, duplicates int, err error) {
-	return a.s.Ingest(ctx, a.asset, batch, checkpoint)
-}
+func (s *SQLite) AssetSink(asset string) cef.Sink { return SinkFor(s, asset) }
 
 func encodeJSON(v any) (string, error) {
 	b, err := json.Marshal(v)

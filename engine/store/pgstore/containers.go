@@ -309,10 +309,7 @@ func queryContainers(ctx context.Context, tx pgx.Tx, query string, args ...any) 
 }
 
 func attachArtifacts(ctx context.Context, tx pgx.Tx, cs []cef.Container, query string, args ...any) error {
-	byID := make(map[int64]*cef.Container, len(cs))
-	for i := range cs {
-		byID[cs[i].ID] = &cs[i]
-	}
+	byID := store.NewArtifactRows(cs)
 	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return err
@@ -325,37 +322,16 @@ func attachArtifacts(ctx context.Context, tx pgx.Tx, cs []cef.Container, query s
 		if err := rows.Scan(&a.ID, &containerID, &a.Name, &a.Label, &a.Type, &a.SourceDataIdentifier, &cefText, &typesText); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(cefText), &a.CEF); err != nil {
-			return fmt.Errorf("artifact %d: corrupt cef: %w", a.ID, err)
-		}
-		if err := json.Unmarshal([]byte(typesText), &a.CEFTypes); err != nil {
-			return fmt.Errorf("artifact %d: corrupt cef_types: %w", a.ID, err)
-		}
-		a.CEF, a.CEFTypes = nonNilMap(a.CEF), nonNilMap(a.CEFTypes)
-		if c := byID[containerID]; c != nil {
-			c.Artifacts = append(c.Artifacts, a)
+		if err := byID.Add(containerID, a, cefText, typesText); err != nil {
+			return err
 		}
 	}
 	return rows.Err()
 }
 
-// assetSink binds the store to one asset for a provider's on_poll.
-type assetSink struct {
-	s     *Store
-	asset string
-}
-
 // AssetSink returns the cef.Sink through which the on_poll action of asset
 // ingests and keeps its checkpoint.
-func (s *Store) AssetSink(asset string) cef.Sink { return assetSink{s: s, asset: asset} }
-
-func (a assetSink) Checkpoint(ctx context.Context) (string, error) {
-	return a.s.Checkpoint(ctx, a.asset)
-}
-
-func (a assetSink) Ingest(ctx context.Context, batch []cef.Container, checkpoint *string) (created, duplicates int, err error) {
-	return a.s.Ingest(ctx, a.asset, batch, checkpoint)
-}
+func (s *Store) AssetSink(asset string) cef.Sink { return store.SinkFor(s, asset) }
 
 func nonNil[T any](s []T) []T {
 	if s == nil {
