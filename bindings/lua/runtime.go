@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,9 +19,13 @@ var ErrTimeout = errors.New("lua: the script ran past its deadline")
 
 // Options tunes a Runtime. The zero value gives the defaults.
 type Options struct {
-	// PoolSize is how many idle states are kept for reuse (default
-	// GOMAXPROCS*2). More runs than that at once still work; the extra
-	// states are closed when they finish.
+	// PoolSize is how many idle states are kept for reuse (default 64).
+	// The pool only grows to the most runs seen at once, and an idle state
+	// is about 100 KB, so the default costs at most a few MB. It should
+	// cover the runs a host has at once: a state closed for want of room
+	// is one the next run must build again (about 40 µs). More runs than
+	// that at once still work; the extra states are closed when they
+	// finish.
 	PoolSize int
 	// MaxStringBytes caps every string the sandbox builds: .., string.rep,
 	// string.format, string.gsub, table.concat, json.encode (default 16 MiB).
@@ -36,6 +39,7 @@ type Options struct {
 
 // The defaults of Options.
 const (
+	DefaultPoolSize        = 64
 	DefaultMaxStringBytes  = 16 << 20
 	DefaultCallStackSize   = 200
 	DefaultRegistryMaxSize = 128 << 10
@@ -50,7 +54,7 @@ const (
 
 func (o Options) withDefaults() Options {
 	if o.PoolSize <= 0 {
-		o.PoolSize = runtime.GOMAXPROCS(0) * 2
+		o.PoolSize = DefaultPoolSize
 	}
 	if o.MaxStringBytes <= 0 {
 		o.MaxStringBytes = DefaultMaxStringBytes

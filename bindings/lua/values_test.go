@@ -237,3 +237,30 @@ func TestSharedTablesAreBounded(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestTraversalOfDecodedTables walks tables built by json.decode (which fill
+// them once, without a key index: see third_party/gopher-lua) through the
+// Lua idioms that need one: next from a key, clearing fields mid-walk, and
+// a cleared key set again.
+func TestTraversalOfDecodedTables(t *testing.T) {
+	rt := NewRuntime(Options{PoolSize: 1})
+	defer rt.Close()
+	got := mustRun(t, rt, `
+local t = json.decode('{"a":1,"b":2,"c":3,"d":4,"e":5}')
+local order = {}
+for k in pairs(t) do order[#order + 1] = k end
+local again = {}
+local k = next(t)
+while k do again[#again + 1] = k; k = next(t, k) end
+assert(table.concat(order) == table.concat(again), table.concat(order) .. " vs " .. table.concat(again))
+local n = 0
+for k in pairs(t) do n = n + 1; t[k] = nil end
+assert(n == 5 and next(t) == nil)
+t.c = 30; t.z = 26
+local sum = 0
+for _, v in pairs(t) do sum = sum + v end
+return sum`, nil)
+	if got != int64(56) && got != float64(56) {
+		t.Fatalf("got %v (%T), want 56", got, got)
+	}
+}
