@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,11 @@ type SQLite struct {
 	// executing.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// commits counts the writer's commits; ck checkpoints the log when it
+	// moved (see checkpoint.go). ck is nil for an in-memory store.
+	commits atomic.Uint64
+	ck      *checkpointer
 }
 
 var _ Store = (*SQLite)(nil)
@@ -71,7 +77,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	if strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: open %s: the path must not contain '?' or start with \"file:\": rename the store file", path)
 	}
-	pragmas := url.Values{"_pragma": {
+	common := []string{
 		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"journal_mode(WAL)",
 		// Under WAL, NORMAL loses no committed data on a process crash, only
@@ -79,8 +85,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 		// per commit.
 		"synchronous(NORMAL)",
 		"foreign_keys(1)",
-	}}
-	w, err := sql.Open("sqlite", path+"?"+pragmas.Encode()+"&_txlock=immediate")
+	}
+	dsn := func(extra ...string) string {
+		return path + "?" + url.Values{"_pragma": append(slices.Clip(common), extra...)}.Encode()
+	}
+	// The writer never checkpoints in a commit: the store's checkpointer
+	// does it off the write path (see checkpoint.go).
+	w, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -89,8 +100,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	pragmas["_pragma"] = append(pragmas["_pragma"], "query_only(1)")
-	r, err := sql.Open("sqlite", path+"?"+pragmas.Encode())
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -98,7 +108,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 
+	ck, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+
 	s := newSQLite(w, r, opts)
+	s.ck = startCheckpointer(ck, &s.commits)
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -186,11 +206,14 @@ func (s *SQLite) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
-	var errR error
+	var errR, errCk error
 	if s.r != s.w {
 		errR = s.r.Close()
 	}
-	if err := errors.Join(s.w.Close(), errR); err != nil {
+	if s.ck != nil {
+		errCk = s.ck.close()
+	}
+	if err := errors.Join(s.w.Close(), errR, errCk); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
@@ -383,6 +406,7 @@ func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", busyHint(err))
 	}
+	s.commits.Add(1)
 	return nil
 }
 
