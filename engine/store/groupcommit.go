@@ -63,9 +63,13 @@ var errClosed = errors.New("the store is closed")
 
 // write runs fn in a write transaction shared with other callers' writes
 // and returns once that transaction has committed (fn's error, or the
-// commit's). fn must leave nothing behind when it fails: it either returns
-// an error before writing, or one that fails the whole group, which is
-// then retried write by write (see commit).
+// commit's). fn runs exactly one statement, prepared with s.stmt(ctx, tx,
+// query): when the write is alone in its group, tx is nil and the statement
+// commits by itself, which saves the BEGIN and COMMIT statements of a
+// transaction (most records in serve are alone: the runs between two
+// records take longer than a commit). fn must leave nothing behind when it
+// fails: it either returns an error before writing, or one that fails the
+// whole group, which is then retried write by write (see commit).
 func (g *groupWriter) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()
@@ -132,8 +136,15 @@ func quiet(err error) bool {
 // of the group is committed; each write then goes again in a transaction
 // of its own, so that it fails alone.
 func (g *groupWriter) commit(group []*groupWrite) {
-	if len(group) == 1 || g.solo {
+	if g.solo {
 		g.each(group)
+		return
+	}
+	if len(group) == 1 {
+		w := group[0]
+		if w.err = w.ctx.Err(); w.err == nil {
+			w.err = g.s.alone(w.ctx, w.fn)
+		}
 		return
 	}
 	err := g.s.write(context.Background(), func(tx *sql.Tx) error {

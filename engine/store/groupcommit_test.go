@@ -280,3 +280,48 @@ func TestKilledWhileRecordingRuns(t *testing.T) {
 	}
 	t.Logf("%d runs stored, %d acknowledged started, %d acknowledged finished", len(runs), len(started), len(finished))
 }
+
+// TestLoneRecordWaitsForAnotherWriter: a record alone in its group commits
+// by itself, outside a transaction; it must still wait for the write lock
+// held by another process (the CLI, say) rather than fail with SQLITE_BUSY.
+func TestLoneRecordWaitsForAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "goshawk.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	r := &Run{Playbook: "p", Trigger: "manual"}
+	go func() { done <- s.StartRun(ctx, r) }()
+	// The record cannot commit while the lock is held. Let the other
+	// writer commit once the record is known to be waiting for it.
+	select {
+	case err := <-done:
+		t.Fatalf("StartRun returned while another connection held the write lock: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("StartRun after the lock was released: %v", err)
+	}
+	if r.ID == 0 {
+		t.Fatal("no run id")
+	}
+}

@@ -40,11 +40,14 @@ func BenchmarkRunRecords(b *testing.B) {
 		if solo {
 			name = "solo"
 		}
-		b.Run(name, func(b *testing.B) { benchRunRecords(b, solo) })
+		b.Run(name, func(b *testing.B) { benchRunRecords(b, solo, 8) })
 	}
+	// One goroutine: every record finds no commit under way, as most do in
+	// serve, where the runs between two records take longer than a commit.
+	b.Run("serial", func(b *testing.B) { benchRunRecords(b, false, 1) })
 }
 
-func benchRunRecords(b *testing.B, solo bool) {
+func benchRunRecords(b *testing.B, solo bool, writers int) {
 	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "goshawk.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -55,7 +58,10 @@ func benchRunRecords(b *testing.B, solo bool) {
 	steps := benchSteps()
 	logLines := []LogLine{{Time: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC), Level: "INFO", Message: "hunting", Fields: json.RawMessage(`{"fields":{"ip":"192.0.2.7"}}`)}}
 	b.ReportAllocs()
-	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+	if writers == 1 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	cpu0, _ := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(p *testing.PB) {

@@ -410,11 +410,28 @@ func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// stmt returns a statement prepared at open, bound to tx.
+// alone runs fn's one statement outside a transaction (tx nil), so that it
+// commits by itself: as atomic and as durable as in a transaction of its
+// own, and it takes the write lock the same way, waiting up to busyTimeout.
+func (s *SQLite) alone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	err := fn(ctx, nil)
+	if err == nil {
+		s.commits.Add(1)
+	} else if !quiet(err) {
+		err = busyHint(err)
+	}
+	return err
+}
+
+// stmt returns a statement prepared at open, bound to tx, or as prepared
+// when tx is nil (a statement that commits by itself).
 func (s *SQLite) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	s.stmtMu.Lock()
 	st := s.stmts[query]
 	s.stmtMu.Unlock()
+	if tx == nil {
+		return st
+	}
 	return tx.StmtContext(ctx, st)
 }
 
