@@ -3,10 +3,12 @@ package logx_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/goshawk/goshawk/engine/logx"
 )
@@ -32,7 +34,8 @@ var stamp = regexp.MustCompile(`time=\S+ |"time":"[^"]*",`)
 
 // TestLazyWritesTheSameLines logs the same lines through a logger and
 // through its Lazy form, with attributes, groups, repeated keys (which
-// New's loggers drop) and levels the logger drops, in text and JSON.
+// New's loggers drop), built-in keys, levels the logger drops, and first
+// and later lines of a derived logger, in text and JSON.
 func TestLazyWritesTheSameLines(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		var plain, lazy bytes.Buffer
@@ -44,7 +47,8 @@ func TestLazyWritesTheSameLines(t *testing.T) {
 			log := slog.New(c.wrap(base.Handler())).With("run", 7, "playbook", "p")
 			call := log.With("asset", "tc", "action", "hunt", "run", 8)
 			call.Debug("dropped", "x", 1)
-			call.Info("kept", "status", 200, "token", "hush-hush")
+			call.Info("kept", "status", 200, "token", "hush-hush")     // first line: one record
+			call.Info("again", "status", 201, "asset", "tq", "msg", 1) // then the derived handler
 			g := call.WithGroup("req").With("path", "/v3").WithGroup("").With()
 			g.Warn("grouped", "attempt", 2)
 			log.Info("run finished", "status", "success")
@@ -86,5 +90,16 @@ func TestLazyDefersWithUntilAHandle(t *testing.T) {
 	}
 	if !logx.Lazy(real).Enabled(context.Background(), slog.LevelWarn) || logx.Lazy(real).Enabled(context.Background(), slog.LevelDebug) {
 		t.Fatal("Lazy's Enabled differs from the handler's")
+	}
+}
+
+// BenchmarkRunLogLine is a run's one line at the default level: a logger
+// derived with the run's attributes, then "run finished" with three more.
+func BenchmarkRunLogLine(b *testing.B) {
+	base := slog.New(logx.Lazy(logx.New(io.Discard, "text", slog.LevelInfo, logx.NewRedactor("hush-hush")).Handler()))
+	b.ReportAllocs()
+	for b.Loop() {
+		log := base.With("playbook", "hunt-enrich-post", "run", 12345, "version", "1a32196dc53a")
+		log.Info("run finished", "status", "success", "steps", 3, "duration", 2103*time.Microsecond)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goshawk/goshawk/providers/redact"
@@ -240,8 +241,14 @@ func (t tidy) WithGroup(name string) slog.Handler {
 // for every logger derived with With, even one whose lines its level
 // drops: a run's logger and each action call's, whose debug lines the
 // process log rarely shows. Enabled is h's own, since levels do not depend
-// on attributes; the first Handle of a derived handler applies its
-// attributes and groups in order, once, so lines come out as from h.
+// on attributes.
+//
+// The first line of a handler derived by WithAttrs alone goes to h as one
+// record, its attributes first: a run's logger writes one line at the
+// default level ("run finished"), for which formatting the attributes in
+// a derived handler first cost more than the line. A second line applies
+// the attributes and groups in order, once, and uses that handler from
+// then on. Either way lines come out as from h.
 func Lazy(h slog.Handler) slog.Handler {
 	return &lazy{root: h, h: h}
 }
@@ -251,6 +258,12 @@ type lazy struct {
 	once  sync.Once
 	build func() slog.Handler // nil once h is set
 	h     slog.Handler
+
+	// attrs are every attribute added since root when no group was
+	// opened (grouped false); lines counts the records handled.
+	attrs   []slog.Attr
+	grouped bool
+	lines   atomic.Int64
 }
 
 func (l *lazy) handler() slog.Handler {
@@ -267,6 +280,12 @@ func (l *lazy) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (l *lazy) Handle(ctx context.Context, r slog.Record) error {
+	if !l.grouped && l.attrs != nil && l.lines.Add(1) == 1 {
+		out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+		out.AddAttrs(l.attrs...)
+		r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+		return l.root.Handle(ctx, out)
+	}
 	return l.handler().Handle(ctx, r)
 }
 
@@ -274,12 +293,16 @@ func (l *lazy) WithAttrs(as []slog.Attr) slog.Handler {
 	if len(as) == 0 {
 		return l
 	}
-	return &lazy{root: l.root, build: func() slog.Handler { return l.handler().WithAttrs(as) }}
+	d := &lazy{root: l.root, grouped: l.grouped, build: func() slog.Handler { return l.handler().WithAttrs(as) }}
+	if !l.grouped {
+		d.attrs = append(slices.Clip(l.attrs), as...)
+	}
+	return d
 }
 
 func (l *lazy) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return l
 	}
-	return &lazy{root: l.root, build: func() slog.Handler { return l.handler().WithGroup(name) }}
+	return &lazy{root: l.root, grouped: true, build: func() slog.Handler { return l.handler().WithGroup(name) }}
 }
