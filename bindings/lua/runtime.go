@@ -206,7 +206,8 @@ type state struct {
 	runGlobals []string
 	runShape   tableShape
 	lent       []lentTable
-	// Scratch space of json.encode, json.decode and plugin calls.
+	// Scratch space of json.encode, json.decode and plugin calls (jsonBuf
+	// holds json.encode's output and a plugin call's input).
 	jsonEnc luaEncoder
 	jsonDec luaDecoder
 	jsonBuf []byte

@@ -394,21 +394,26 @@ func missingMeta(L *glua.LState, raise func(L *glua.LState, key string)) *glua.L
 func (st *state) callPlugin(L *glua.LState) int {
 	plugin := string(L.Get(glua.UpvalueIndex(1)).(glua.LString))
 	fn := string(L.Get(glua.UpvalueIndex(2)).(glua.LString))
-	where := "plugins." + plugin + "." + fn
-	in, err := st.jsonEnc.encode(nil, L.Get(1), st.rt.opts.MaxStringBytes)
+	where := func() string { return "plugins." + plugin + "." + fn }
+	// The input is built in json.encode's buffer: Call copies it into the
+	// instance and keeps nothing.
+	in, err := st.jsonEnc.encode(st.jsonBuf[:0], L.Get(1), st.rt.opts.MaxStringBytes)
 	if err != nil {
-		argError(L, where, "%v", err)
+		argError(L, where(), "%v", err)
+	}
+	if cap(in) <= maxKeptBuffer {
+		st.jsonBuf = in
 	}
 	out, err := st.run.spec.Plugins.Call(st.run.ctx, plugin, fn, in, st.run.log)
 	if err != nil {
-		argError(L, where, "%v", err)
+		argError(L, where(), "%v", err)
 	}
 	if len(out) > st.rt.opts.MaxStringBytes {
-		argError(L, where, "the plugin's answer %v of %d bytes", errTooLarge, st.rt.opts.MaxStringBytes)
+		argError(L, where(), "the plugin's answer %v of %d bytes", errTooLarge, st.rt.opts.MaxStringBytes)
 	}
 	res, err := st.jsonDec.decode(out)
 	if err != nil {
-		argError(L, where, "the plugin answered with invalid JSON: %v", err)
+		argError(L, where(), "the plugin answered with invalid JSON: %v", err)
 	}
 	L.Push(res)
 	return 1

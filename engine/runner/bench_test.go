@@ -15,6 +15,7 @@ import (
 	"github.com/goshawk/goshawk/engine/playbook"
 	"github.com/goshawk/goshawk/engine/runner"
 	"github.com/goshawk/goshawk/engine/store"
+	"github.com/goshawk/goshawk/internal/cputime"
 	"github.com/goshawk/goshawk/providers"
 	"github.com/goshawk/goshawk/providers/threatconnect"
 	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
@@ -31,7 +32,7 @@ func BenchmarkTrivialRun(b *testing.B) {
 	ctx := context.Background()
 	req := runner.Request{Playbook: pb, Trigger: "manual"}
 	b.ReportAllocs()
-	cpu0, _ := cpuTime()
+	cpu0, _ := cputime.Process()
 	for b.Loop() {
 		rec, err := e.runner.Run(ctx, req)
 		if err != nil {
@@ -58,7 +59,7 @@ func runParallel(b *testing.B, r *runner.Runner, pb *playbook.Playbook, inputs m
 	req := runner.Request{Playbook: pb, Inputs: inputs, Trigger: "manual"}
 	b.ReportAllocs()
 	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
-	cpu0, _ := cpuTime()
+	cpu0, _ := cputime.Process()
 	b.ResetTimer()
 	b.RunParallel(func(p *testing.PB) {
 		for p.Next() {
@@ -82,7 +83,7 @@ func runParallel(b *testing.B, r *runner.Runner, pb *playbook.Playbook, inputs m
 // adds the rate that CPU time allows on GOMAXPROCS cores of their own.
 func reportRate(b *testing.B, cpu0 time.Duration, parallel bool) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
-	cpu1, ok := cpuTime()
+	cpu1, ok := cputime.Process()
 	if !ok || cpu1 <= cpu0 {
 		return
 	}

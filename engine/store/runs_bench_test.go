@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goshawk/goshawk/internal/cputime"
 )
 
 // benchSteps are four steps shaped like hunt_enrich_post's: small
@@ -62,7 +64,7 @@ func benchRunRecords(b *testing.B, solo bool, writers int) {
 	if writers == 1 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
-	cpu0, _ := cpuTime()
+	cpu0, _ := cputime.Process()
 	b.ResetTimer()
 	b.RunParallel(func(p *testing.PB) {
 		for p.Next() {
@@ -80,7 +82,7 @@ func benchRunRecords(b *testing.B, solo bool, writers int) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
-	if cpu1, ok := cpuTime(); ok && cpu1 > cpu0 {
+	if cpu1, ok := cputime.Process(); ok && cpu1 > cpu0 {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/run")
 	}
 }
