@@ -11,8 +11,6 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-# go.mod replaces gopher-lua with this patched copy.
-COPY third_party third_party
 RUN go mod download
 COPY . .
 ARG VERSION=0.1.0-dev

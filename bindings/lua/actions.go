@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 
 	"github.com/goshawk/goshawk/providers"
 )

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/ast"
-	"github.com/yuin/gopher-lua/parse"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
+	"github.com/goshawk/goshawk/third_party/gopher-lua/ast"
+	"github.com/goshawk/goshawk/third_party/gopher-lua/parse"
 )
 
 // Script is a compiled playbook script. Its Proto is immutable and shared by

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strconv"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 
 	"github.com/goshawk/goshawk/internal/jsonw"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // jsonCases are documents for checking decodeLuaJSON against decodeJSON and

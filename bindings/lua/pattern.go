@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // Lua patterns: string.find, string.match, string.gmatch and string.gsub.

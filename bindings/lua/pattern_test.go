@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // The pattern functions are a port of Lua 5.1's. These cases give the same

@@ -3,7 +3,7 @@ package lua
 import (
 	"strings"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // Protected calls and bounded tracebacks.

@@ -3,7 +3,7 @@ package lua
 import (
 	"reflect"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // Reusing tables between runs.

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 
 	"github.com/goshawk/goshawk/providers"
 )

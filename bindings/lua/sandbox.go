@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 // entry is one name of a library table or of the globals.

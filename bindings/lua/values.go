@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 
 	"github.com/goshawk/goshawk/providers"
 )

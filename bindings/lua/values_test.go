@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	glua "github.com/yuin/gopher-lua"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
 )
 
 func TestValueRoundTrip(t *testing.T) {

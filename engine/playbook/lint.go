@@ -11,9 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/ast"
-	"github.com/yuin/gopher-lua/parse"
+	glua "github.com/goshawk/goshawk/third_party/gopher-lua"
+	"github.com/goshawk/goshawk/third_party/gopher-lua/ast"
+	"github.com/goshawk/goshawk/third_party/gopher-lua/parse"
 
 	luabind "github.com/goshawk/goshawk/bindings/lua"
 	"github.com/goshawk/goshawk/providers"

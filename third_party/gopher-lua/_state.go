@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/yuin/gopher-lua/parse"
+	"github.com/goshawk/goshawk/third_party/gopher-lua/parse"
 )
 
 const MultRet = -1
