@@ -51,10 +51,17 @@ func tuneGC(lookupEnv func(string) (string, bool)) (stop func()) {
 	}
 	t := &gcTuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.percent = gcPercentFor(0)
+	// One tuner per process: a serve started again in the same process
+	// (the tests do) takes over from the last one.
+	if old := activeTuner.Swap(t); old != nil {
+		old.stopped.Store(true)
+	}
 	debug.SetGCPercent(t.percent)
 	t.arm()
 	return func() { t.stopped.Store(true) }
 }
+
+var activeTuner atomic.Pointer[gcTuner]
 
 // gcTuner resets GOGC after each collection. It learns of one from a
 // finalizer: the runtime runs it once the collection has found its sentinel

@@ -69,3 +69,19 @@ func TestServeGCTarget(t *testing.T) {
 		t.Errorf("GC percent %d after a collection with 8 MB live, want between %d and %d", got, minPercent, maxPercent)
 	}
 }
+
+// TestOneGCTunerPerProcess: a serve started again in the same process
+// takes over from the last one's tuner rather than adding a second.
+func TestOneGCTunerPerProcess(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(orig)
+	none := func(string) (string, bool) { return "", false }
+	stop1 := tuneGC(none)
+	defer stop1()
+	first := activeTuner.Load()
+	stop2 := tuneGC(none)
+	defer stop2()
+	if second := activeTuner.Load(); second == first || !first.stopped.Load() || second.stopped.Load() {
+		t.Fatalf("after a second tuneGC: first stopped %v, second stopped %v", first.stopped.Load(), second.stopped.Load())
+	}
+}
