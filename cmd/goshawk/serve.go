@@ -23,8 +23,10 @@ config's listen address (api_token is required when it is not loopback).
 On shutdown, runs in flight get shutdown_grace to finish.
 
 Opens every asset, so their secrets must be in the environment. For logs a
-machine reads, add --log-format json. The Go garbage collector runs at
-GOGC=400 (less CPU per run for some memory) unless GOGC or GOMEMLIMIT is set.`,
+machine reads, add --log-format json. Unless GOGC or GOMEMLIMIT is set, the
+Go garbage collector's GOGC is sized to the live heap after each collection
+(a heap of about 32 MB between collections while little is live, never more
+than twice a larger live heap): less CPU per run for some memory.`,
 		Example: "  goshawk serve\n  goshawk serve --config /etc/goshawk/goshawk.yaml --log-format json",
 		Args:    argsBetween(0, 0),
 		RunE: body(func(ctx context.Context, _ []string) int {
