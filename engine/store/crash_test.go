@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,17 +88,7 @@ func TestKilledMidIngest(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	path := filepath.Join(t.TempDir(), "goshawk.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), crashHelperEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, out := startChild(t, "TestHelperProcess", crashHelperEnv, path)
 	// Kill once several batches are in, while the child is busy with the
 	// next ones: it spends nearly all its time inside transactions.
 	lines := bufio.NewScanner(out)
@@ -158,4 +149,23 @@ func checkExactly(t *testing.T, s *SQLite, n int) {
 		t.Fatalf("store holds %d containers (%d distinct, ids %d..%d) and %d artifacts; want exactly indicators 0..%d with one artifact each",
 			count, distinct, lo, hi, artifacts, n-1)
 	}
+}
+
+// startChild runs this test binary's helper test in a child process, with
+// env set to path, and returns the process and its standard output. The
+// child is killed when the test ends, if it has not been already.
+func startChild(t *testing.T, helper, env, path string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, out
 }

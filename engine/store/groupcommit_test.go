@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -216,17 +215,7 @@ func TestKilledWhileRecordingRuns(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	path := filepath.Join(t.TempDir(), "goshawk.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRunRecordsHelperProcess$")
-	cmd.Env = append(os.Environ(), runCrashHelperEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, out := startChild(t, "TestRunRecordsHelperProcess", runCrashHelperEnv, path)
 	started, finished := map[int64]bool{}, map[int64]bool{}
 	lines := bufio.NewScanner(out)
 	stopAt := 200 + rand.IntN(800)
