@@ -75,14 +75,7 @@ assets:
   tc: {provider: threatconnect, base_url: %q, access_id: %q, secret_key: %q, poll: 2s, max_containers: %d}
 `, port, tc.URL, tcfake.DefaultAccessID, tcfake.DefaultSecretKey, indicators)
 		writeFiles(t, dir, map[string]string{"goshawk.yaml": cfg})
-		cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "goshawk.yaml"))
-		cmd.Env = append(os.Environ(), "GOSHAWK_TEST_STORE="+url)
-		var logs bytes.Buffer
-		sw := &syncWriter{w: &logs}
-		cmd.Stdout, cmd.Stderr = sw, sw
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, logs := startServe(t, bin, dir, url)
 		n := &node{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
 		nodes[i] = n
 		t.Cleanup(func() {
@@ -344,21 +337,36 @@ func postJSON(c *http.Client, url, body string, v any) error {
 }
 
 // syncWriter serializes the writes of stdout and stderr into one buffer.
+// startServe starts goshawk serve on dir's goshawk.yaml, with the test
+// database as GOSHAWK_TEST_STORE, and collects its output.
+func startServe(t *testing.T, bin, dir, url string) (*exec.Cmd, *syncWriter) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "goshawk.yaml"))
+	cmd.Env = append(os.Environ(), "GOSHAWK_TEST_STORE="+url)
+	logs := &syncWriter{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, logs
+}
+
+// syncWriter is a buffer that a child's stdout and stderr share.
 type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.buf.Write(p)
 }
 
 func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.(*bytes.Buffer).String()
+	return s.buf.String()
 }
 
 func tail(s string, lines int) string {
@@ -396,19 +404,12 @@ func TestServeLosesDatabase(t *testing.T) {
 	port := freePort(t)
 	writeFiles(t, filepath.Join(dir, "playbooks"), map[string]string{"echo.yaml": "trigger: {webhook: true}\nlua: return 1\n"})
 	writeFiles(t, dir, map[string]string{"goshawk.yaml": fmt.Sprintf("store: ${GOSHAWK_TEST_STORE}\nlisten: 127.0.0.1:%d\nshutdown_grace: 2s\n", port)})
-	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "goshawk.yaml"))
-	cmd.Env = append(os.Environ(), "GOSHAWK_TEST_STORE="+url)
-	var logs bytes.Buffer
-	sw := &syncWriter{w: &logs}
-	cmd.Stdout, cmd.Stderr = sw, sw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sw := startServe(t, bin, dir, url)
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("node log:\n%s", tail(logs.String(), 40))
+			t.Logf("node log:\n%s", tail(sw.String(), 40))
 		}
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
