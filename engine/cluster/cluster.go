@@ -658,8 +658,13 @@ type FireArgs struct {
 // Kind is River's name for schedule instants.
 func (FireArgs) Kind() string { return "goshawk_fire" }
 
-func (a FireArgs) opts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: queueTimers, ScheduledAt: a.At, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+func (a FireArgs) opts() *river.InsertOpts { return timerOpts(a.At) }
+
+// timerOpts queues the job of one instant (of a schedule or a poll) to run
+// at it, once: a second insert of the same instant is dropped as a
+// duplicate.
+func timerOpts(at time.Time) *river.InsertOpts {
+	return &river.InsertOpts{Queue: queueTimers, ScheduledAt: at, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 type fireWorker struct {
@@ -780,9 +785,7 @@ type PollArgs struct {
 // Kind is River's name for poll instants.
 func (PollArgs) Kind() string { return "goshawk_poll" }
 
-func (a PollArgs) opts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: queueTimers, ScheduledAt: a.At, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
+func (a PollArgs) opts() *river.InsertOpts { return timerOpts(a.At) }
 
 type pollWorker struct {
 	river.WorkerDefaults[PollArgs]
