@@ -68,8 +68,7 @@ func open(t *testing.T) *env {
 	t.Cleanup(tc.Close)
 	tq := tqfake.New(tqfake.Options{})
 	t.Cleanup(tq.Close)
-	now := time.Now().UTC()
-	tq.AddIndicator(tqfake.Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9, CreatedAt: now, UpdatedAt: now, TouchedAt: now})
+	tq.AddSharedIndicator(time.Now().UTC())
 
 	here, _ := filepath.Abs(".")
 	dir := t.TempDir()

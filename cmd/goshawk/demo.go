@@ -102,7 +102,7 @@ func cmdDemo(ctx context.Context, a *app, f demoFlags) int {
 	defer tc.Close()
 	tq := tqfake.New(tqfake.Options{})
 	defer tq.Close()
-	seedSharedIntel(tq, time.Now().UTC())
+	tq.AddSharedIndicator(time.Now().UTC())
 
 	folder, err := writeDemoFolder(f.dir, f.listen, tc.URL, tq.URL, f.force)
 	if err != nil {

@@ -103,7 +103,7 @@ func cmdEmulate(ctx context.Context, a *app, f emulateFlags, ready func(tcURL, t
 	tc.SetURL(tcURL)
 	tq := tqfake.NewHandler(tqfake.Options{})
 	tq.URL = tqURL
-	seedSharedIntel(tq, time.Now().UTC())
+	tq.AddSharedIndicator(time.Now().UTC())
 
 	errc := make(chan error, 2)
 	var servers []*http.Server
@@ -147,15 +147,6 @@ func printEmulators(w io.Writer, tcURL, tqURL string) {
 	}
 	fmt.Fprintf(w, "\nTry: goshawk act tc hunt_ip ip=%s\n", tcfake.SeedIPv4)
 	fmt.Fprintf(w, "Serving until Ctrl-C.\n")
-}
-
-// seedSharedIntel plants in ThreatQ an indicator ThreatConnect's sample
-// data has too: the two platforms share some intelligence, as real ones
-// do, so enrichment has something to find.
-func seedSharedIntel(tq *tqfake.Server, now time.Time) {
-	tq.AddIndicator(tqfake.Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9,
-		Description: "C2 node seen in two campaigns", CreatedAt: now, UpdatedAt: now, TouchedAt: now,
-		Sources: []tqfake.Source{{Name: "Partner Feed"}}})
 }
 
 // logRequests logs each request at debug level (goshawk -v emulate).

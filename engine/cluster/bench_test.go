@@ -47,8 +47,7 @@ func emulators(b *testing.B) func() map[string]*providers.Asset {
 	b.Cleanup(tc.Close)
 	tq := tqfake.New(tqfake.Options{})
 	b.Cleanup(tq.Close)
-	now := time.Now().UTC()
-	tq.AddIndicator(tqfake.Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9, CreatedAt: now, UpdatedAt: now, TouchedAt: now})
+	tq.AddSharedIndicator(time.Now().UTC())
 	reg, err := providers.NewRegistry(threatconnect.Provider(), threatq.Provider())
 	if err != nil {
 		b.Fatal(err)

@@ -103,8 +103,7 @@ func BenchmarkHuntEnrichPost(b *testing.B) {
 	b.Cleanup(tc.Close)
 	tq := tqfake.New(tqfake.Options{})
 	b.Cleanup(tq.Close)
-	now := time.Now().UTC()
-	tq.AddIndicator(tqfake.Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9, CreatedAt: now, UpdatedAt: now, TouchedAt: now})
+	tq.AddSharedIndicator(time.Now().UTC())
 
 	reg, err := providers.NewRegistry(threatconnect.Provider(), threatq.Provider())
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goshawk/goshawk/providers/threatconnect/tcfake"
 )
 
 // Notable seeded values, for tests. The seed holds a few dozen indicators of
@@ -444,6 +446,16 @@ func (s *Server) AddIndicator(ind Indicator) Indicator {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return cloneIndicator(&s.data.addIndicator(ind, s.now().Truncate(time.Second)).Indicator)
+}
+
+// AddSharedIndicator plants the indicator ThreatConnect's sample data has
+// too (tcfake.SeedIPv4, score 9): the two platforms share some
+// intelligence, as real ones do, so enrichment has something to find. The
+// demo, goshawk emulate and the tests of the shipped playbooks use it.
+func (s *Server) AddSharedIndicator(now time.Time) Indicator {
+	return s.AddIndicator(Indicator{TypeID: 15, StatusID: 1, Class: "network", Value: tcfake.SeedIPv4, Score: 9,
+		Description: "C2 node seen in two campaigns", CreatedAt: now, UpdatedAt: now, TouchedAt: now,
+		Sources: []Source{{Name: "Partner Feed"}}})
 }
 
 // AddIndicators stores many indicators under one lock, as AddIndicator does.
