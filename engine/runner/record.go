@@ -3,10 +3,9 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -138,16 +137,10 @@ func (r *Runner) stepRecord(s lua.Step) store.Step {
 type recordEncoder struct {
 	redact *logx.Redactor
 	buf    bytes.Buffer
-	keys   []entry // scratch for sorting objects' entries, reused
-	full   bool    // redact every string, not only escaped ones
-	found  bool    // a string redacted on the way had a secret
-	items  []int   // end offsets of the items of the last list value
-}
-
-// entry is one key and value of an object being written.
-type entry struct {
-	key string
-	val any
+	str    func([]byte, string) []byte // appendText, for jsonw.AppendValue
+	full   bool                        // redact every string, not only escaped ones
+	found  bool                        // a string redacted on the way had a secret
+	items  []int                       // end offsets of the items of the last list value
 }
 
 // encode returns each value as JSON (a value that has no JSON form becomes
@@ -214,19 +207,19 @@ func (e *recordEncoder) list(list []any, base int) {
 	e.buf.WriteByte(']')
 }
 
-// text writes a string of the values, redacted when the mode asks for it.
-func (e *recordEncoder) text(s string) {
+// appendText appends a string of the values, redacted when the mode asks
+// for it.
+func (e *recordEncoder) appendText(b []byte, s string) []byte {
 	if !e.full && jsonw.Plain(s) {
-		e.buf.WriteByte('"')
-		e.buf.WriteString(s)
-		e.buf.WriteByte('"')
-		return
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
 	red := e.redact.String(s)
 	if red != s {
 		e.found = true
 	}
-	e.string(red)
+	return jsonw.AppendString(b, red)
 }
 
 // encoders are reused: a step's encoding would otherwise grow a fresh
@@ -245,144 +238,37 @@ func putEncoder(e *recordEncoder) {
 	if e.buf.Cap() > 256<<10 {
 		return
 	}
-	e.redact, e.keys, e.items, e.full, e.found = nil, e.keys[:0], e.items[:0], false, false
+	e.redact, e.items, e.full, e.found = nil, e.items[:0], false, false
 	e.buf.Reset()
 	encoders.Put(e)
 }
 
 func (e *recordEncoder) value(v any) error {
-	switch x := v.(type) {
-	case nil:
-		e.buf.WriteString("null")
-	case string:
-		e.text(x)
-	case bool:
-		e.buf.WriteString(strconv.FormatBool(x))
-	case int64:
-		e.buf.WriteString(strconv.FormatInt(x, 10))
-	case int:
-		e.buf.WriteString(strconv.Itoa(x))
-	case float64:
-		return e.float(x)
-	case json.Number:
-		if !isJSONNumber(string(x)) {
-			return fmt.Errorf("invalid number %q", x)
-		}
-		e.buf.WriteString(string(x))
-	case map[string]any:
-		// The keys go on the shared scratch stack, which nested objects
-		// extend and cut back.
-		// Pairs, not keys, so that writing needs no map lookups.
-		mark := len(e.keys)
-		for k, v := range x {
-			e.keys = append(e.keys, entry{k, v})
-		}
-		pairs := e.keys[mark:]
-		slices.SortFunc(pairs, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		defer func() { clear(e.keys[mark:]); e.keys = e.keys[:mark] }()
-		e.buf.WriteByte('{')
-		for i, p := range pairs {
-			if i > 0 {
-				e.buf.WriteByte(',')
-			}
-			e.text(p.key)
-			e.buf.WriteByte(':')
-			if err := e.value(p.val); err != nil {
-				return err
-			}
-		}
-		e.buf.WriteByte('}')
-	case []any:
-		return writeArray(e, x)
-	case []map[string]any:
-		return writeArray(e, x)
-	case []string:
-		e.buf.WriteByte('[')
-		for i, item := range x {
-			if i > 0 {
-				e.buf.WriteByte(',')
-			}
-			e.text(item)
-		}
-		e.buf.WriteByte(']')
-	default:
+	if e.str == nil {
+		e.str = e.appendText // bound once: a method value allocates
+	}
+	b, err := jsonw.AppendValue(e.buf.AvailableBuffer(), v, e.str)
+	if errors.Is(err, jsonw.ErrUnsupported) {
 		// Anything else (structs, typed maps) takes the general road: its
 		// JSON is decoded and written again, so its strings are redacted
 		// one by one too.
-		b, err := json.Marshal(x)
-		if err != nil {
+		var raw []byte
+		if raw, err = json.Marshal(v); err != nil {
 			return err
 		}
-		d := json.NewDecoder(bytes.NewReader(b))
+		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		var generic any
 		if err := d.Decode(&generic); err != nil {
 			return err
 		}
-		return e.value(generic)
+		b, err = jsonw.AppendValue(e.buf.AvailableBuffer(), generic, e.str)
 	}
-	return nil
-}
-
-// writeArray writes items as a JSON array.
-func writeArray[T any](e *recordEncoder, items []T) error {
-	e.buf.WriteByte('[')
-	for i, item := range items {
-		if i > 0 {
-			e.buf.WriteByte(',')
-		}
-		if err := e.value(item); err != nil {
-			return err
-		}
-	}
-	e.buf.WriteByte(']')
-	return nil
-}
-
-// float writes x as encoding/json does.
-func (e *recordEncoder) float(x float64) error {
-	b, ok := jsonw.AppendFloat(e.buf.AvailableBuffer(), x)
-	if !ok {
-		return fmt.Errorf("%v has no JSON form", x)
+	if err != nil {
+		return err
 	}
 	e.buf.Write(b)
 	return nil
-}
-
-// isJSONNumber reports whether s is a number as JSON writes them.
-func isJSONNumber(s string) bool {
-	i := 0
-	digits := func() bool {
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i > start
-	}
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	if i < len(s) && s[i] == '0' {
-		i++
-	} else if !digits() {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 // string writes s as a JSON string as encoding/json does without HTML

@@ -101,14 +101,3 @@ func TestRecordEncoderFloatsLikeEncodingJSON(t *testing.T) {
 		}
 	}
 }
-
-func TestIsJSONNumber(t *testing.T) {
-	for s, want := range map[string]bool{
-		"0": true, "-0": true, "12": true, "1.5": true, "-1.5e+10": true, "1E-7": true, "12345678901234567890": true,
-		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "NaN": false, "0x10": false, "1 ": false,
-	} {
-		if got := isJSONNumber(s); got != want {
-			t.Errorf("isJSONNumber(%q) = %v", s, got)
-		}
-	}
-}

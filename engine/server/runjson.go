@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -57,7 +55,7 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 	b = append(b, `,"inputs":`...)
 	if r.Inputs == nil {
 		b = append(b, "null"...)
-	} else if b, ok = appendMap(b, r.Inputs); !ok {
+	} else if b, ok = appendAny(b, r.Inputs); !ok {
 		return b, false
 	}
 	b = append(b, `,"result":`...)
@@ -125,67 +123,10 @@ func appendRun(b []byte, r *store.Run) (_ []byte, ok bool) {
 	return append(b, '}'), true
 }
 
-// appendAny writes the values a decoded body or a script's result holds.
+// appendAny writes the values a decoded body or a script's result holds;
+// anything else, or a value JSON cannot hold, is encoding/json's to write
+// (or refuse).
 func appendAny(b []byte, v any) ([]byte, bool) {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), true
-	case string:
-		return jsonw.AppendString(b, x), true
-	case bool:
-		return strconv.AppendBool(b, x), true
-	case float64:
-		return jsonw.AppendFloat(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int64:
-		return strconv.AppendInt(b, x, 10), true
-	case map[string]any:
-		return appendMap(b, x)
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendAny(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
-	case json.Number:
-		// encoding/json checks the literal; a bad one fails the same way.
-		nb, err := json.Marshal(x)
-		if err != nil {
-			return b, false
-		}
-		return append(b, nb...), true
-	default:
-		// Anything rarer takes encoding/json's path.
-		return b, false
-	}
-}
-
-// appendMap writes m with its keys sorted, as encoding/json does.
-func appendMap(b []byte, m map[string]any) ([]byte, bool) {
-	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonw.AppendString(b, k)
-		b = append(b, ':')
-		var ok bool
-		if b, ok = appendAny(b, m[k]); !ok {
-			return b, false
-		}
-	}
-	return append(b, '}'), true
+	b, err := jsonw.AppendValue(b, v, jsonw.AppendString)
+	return b, err == nil
 }
