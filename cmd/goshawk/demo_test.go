@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -108,8 +109,22 @@ func TestDemoServe(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var rec store.Run
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rec) != nil || rec.Status != "success" || rec.Trigger != "webhook" || len(rec.Steps) == 0 {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rec) != nil || rec.Status != "success" || rec.Trigger != "webhook" || rec.Result == nil {
 		t.Fatalf("webhook run on the demo: %d %s", resp.StatusCode, body)
+	}
+	// The answer is the run's outcome; its steps are in the record.
+	if bytes.Contains(body, []byte(`"steps"`)) {
+		t.Fatalf("the webhook's answer carries the steps: %s", body)
+	}
+	resp, err = http.Get("http://" + addr + "/api/runs/" + strconv.FormatInt(rec.ID, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var full store.Run
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &full) != nil || full.ID != rec.ID || len(full.Steps) == 0 || full.Steps[0].Result == nil {
+		t.Fatalf("the run's record on the demo: %d %s", resp.StatusCode, body)
 	}
 	if code := d.stop(); code != exitOK {
 		t.Fatalf("goshawk demo --serve exited %d after the interrupt\n%s", code, d.errb.String())

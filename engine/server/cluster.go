@@ -12,7 +12,7 @@ import (
 
 // runQueued serves a webhook on a cluster node: the run becomes a job that
 // any node may execute. Without ?wait the answer is 202 with the job's id;
-// with it, the run's record once it finished, wherever it ran.
+// with it, the run's outcome once it finished, wherever it ran.
 func (s *server) runQueued(w http.ResponseWriter, r *http.Request, pb *playbook.Playbook, inputs map[string]any, wait bool) {
 	h := s.o.Host
 	if !h.StoreHealthy() {
@@ -54,7 +54,7 @@ func (s *server) runQueued(w http.ResponseWriter, r *http.Request, pb *playbook.
 		writeError(w, http.StatusServiceUnavailable, "the run's outcome could not be read: "+err.Error())
 		return
 	}
-	writeRun(w, http.StatusOK, &rec)
+	writeOutcome(w, &rec)
 }
 
 // clusterStatus lists the live nodes with their playbook versions; a

@@ -243,7 +243,7 @@ func (s *server) runPlaybook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": rec.ID, "playbook": name, "status": runner.StatusRunning})
 		return
 	}
-	writeRun(w, http.StatusOK, rec)
+	writeOutcome(w, rec)
 }
 
 // decodeInputs reads the body as a JSON object of inputs. An empty body is

@@ -38,7 +38,7 @@ func encodeSteps(steps []Step) any {
 		}
 		mark := len(b)
 		var ok bool
-		if b, ok = AppendStepJSON(b, &steps[i]); !ok {
+		if b, ok = appendStepJSON(b, &steps[i]); !ok {
 			// What encoding/json would refuse is not stored: a duration
 			// that is not finite is written 0, a start outside years 0 to
 			// 9999 (which could not be read back) is left out.
@@ -49,7 +49,7 @@ func encodeSteps(steps []Step) any {
 			if y := st.Started.Year(); y < 0 || y > 9999 {
 				st.Started = time.Time{}
 			}
-			b, _ = AppendStepJSON(b[:mark], &st)
+			b, _ = appendStepJSON(b[:mark], &st)
 		}
 	}
 	b = append(b, ']')
@@ -58,11 +58,11 @@ func encodeSteps(steps []Step) any {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// AppendStepJSON appends st as encoding/json encodes a Step without HTML
+// appendStepJSON appends st as encoding/json encodes a Step without HTML
 // escaping. ok is false when encoding/json would refuse the step (a
 // duration that is not finite, a start outside years 0 to 9999); what was
 // appended is then to be dropped.
-func AppendStepJSON(b []byte, st *Step) (_ []byte, ok bool) {
+func appendStepJSON(b []byte, st *Step) (_ []byte, ok bool) {
 	b = append(b, `{"asset":`...)
 	b = jsonw.AppendString(b, st.Asset)
 	b = append(b, `,"action":`...)

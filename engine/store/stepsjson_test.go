@@ -83,8 +83,8 @@ func TestEncodeStepsRefusedByEncodingJSON(t *testing.T) {
 		t.Fatalf("encodeSteps:\n%s\nwant:\n%s", got, w)
 	}
 	for i := range steps[:2] {
-		if _, ok := AppendStepJSON(nil, &steps[i]); ok {
-			t.Errorf("AppendStepJSON(%s) ok, but encoding/json refuses the step", steps[i].Action)
+		if _, ok := appendStepJSON(nil, &steps[i]); ok {
+			t.Errorf("appendStepJSON(%s) ok, but encoding/json refuses the step", steps[i].Action)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func AppendValue(b []byte, v any, str func(b []byte, s string) []byte) ([]byte, 
 		}
 		return b, nil
 	case json.Number:
-		if !IsNumber(string(x)) {
+		if !isNumber(string(x)) {
 			return b, fmt.Errorf("invalid number %q", x)
 		}
 		return append(b, x...), nil
@@ -101,10 +101,10 @@ func appendArray[T any](b []byte, items []T, str func([]byte, string) []byte) ([
 	return append(b, ']'), nil
 }
 
-// IsNumber reports whether s is a number as JSON writes them: an optional
+// isNumber reports whether s is a number as JSON writes them: an optional
 // minus, an integer part without leading zeros, then an optional fraction
 // and exponent.
-func IsNumber(s string) bool {
+func isNumber(s string) bool {
 	i := 0
 	digits := func() bool {
 		start := i

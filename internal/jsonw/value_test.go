@@ -12,8 +12,8 @@ func TestIsNumber(t *testing.T) {
 		"0": true, "-0": true, "12": true, "1.5": true, "-1.5e+10": true, "1E-7": true, "12345678901234567890": true,
 		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "NaN": false, "0x10": false, "1 ": false,
 	} {
-		if got := IsNumber(s); got != want {
-			t.Errorf("IsNumber(%q) = %v", s, got)
+		if got := isNumber(s); got != want {
+			t.Errorf("isNumber(%q) = %v", s, got)
 		}
 	}
 }
