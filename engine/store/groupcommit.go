@@ -140,10 +140,14 @@ func (g *groupWriter) commit(group []*groupWrite) {
 		g.each(group)
 		return
 	}
+	// A write whose caller has gone is skipped; one that runs is not
+	// interrupted, so its statement runs with a context that cannot end:
+	// it is one short statement, and the driver watches a context that can
+	// end from a goroutine of its own, started for every statement.
 	if len(group) == 1 {
 		w := group[0]
 		if w.err = w.ctx.Err(); w.err == nil {
-			w.err = g.s.alone(w.ctx, w.fn)
+			w.err = g.s.alone(context.WithoutCancel(w.ctx), w.fn)
 		}
 		return
 	}
@@ -152,7 +156,7 @@ func (g *groupWriter) commit(group []*groupWrite) {
 			if w.err = w.ctx.Err(); w.err != nil {
 				continue
 			}
-			if w.err = w.fn(w.ctx, tx); w.err != nil && !quiet(w.err) {
+			if w.err = w.fn(context.WithoutCancel(w.ctx), tx); w.err != nil && !quiet(w.err) {
 				return w.err
 			}
 		}
