@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,11 +56,13 @@ func (h *Host) Serve(ctx context.Context, so ServeOptions) error {
 		srv = &http.Server{Handler: so.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	}
 
-	dirs := []string{cfg.Playbooks, filepath.Dir(cfg.File)}
+	// The config file is watched alone, not its folder: the store's files
+	// usually sit beside it, and every commit would wake the watcher.
+	paths := []string{cfg.Playbooks, cfg.File}
 	if dirExists(cfg.Plugins) {
-		dirs = append(dirs, cfg.Plugins)
+		paths = append(paths, cfg.Plugins)
 	}
-	w, err := watch.New(existing(dirs), watch.Options{
+	w, err := watch.New(existing(paths), watch.Options{
 		Debounce: so.Debounce,
 		Match: func(p string) bool {
 			switch strings.ToLower(filepath.Ext(p)) {
@@ -184,13 +187,14 @@ func (h *Host) playbookLoads() []metrics.PlaybookLoad {
 	return out
 }
 
-func existing(dirs []string) []string {
+// existing returns the paths that exist, each once.
+func existing(paths []string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, d := range dirs {
-		if dirExists(d) && !seen[d] {
-			out = append(out, d)
-			seen[d] = true
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil && !seen[p] {
+			out = append(out, p)
+			seen[p] = true
 		}
 	}
 	return out

@@ -1,12 +1,18 @@
 // Package watch reports changed files in a set of folders; the engine uses it
 // to hot-reload playbooks, scripts and plugins.
 //
-// It watches folders, not single files, because editors save atomically:
-// some write a temporary file and rename it over the original, others rename
-// the original away and write a new one. Both replace the file's inode, which
-// silently ends a watch on the file itself. Events are debounced per path and
-// a file is only reported when its content hash has changed, so a save that
-// rewrites the same bytes, or a burst of writes, produces at most one change.
+// It watches folders, and single files named alone. Editors save
+// atomically: some write a temporary file and rename it over the original,
+// others rename the original away and write a new one. Both replace the
+// file's inode, which silently ends a watch on the file itself, so a file
+// watched alone is watched again at its path after every event, and its
+// folder is watched while the file is missing. A file is watched alone
+// rather than through its folder when the folder holds files that change
+// all the time: the config file sits beside the SQLite store, whose every
+// commit would otherwise wake the watcher (and cost the writer an event),
+// twice per run. Events are debounced per path and a file is only reported
+// when its content hash has changed, so a save that rewrites the same
+// bytes, or a burst of writes, produces at most one change.
 package watch
 
 import (
@@ -34,8 +40,9 @@ type Options struct {
 	// reappears within this window is reported as changed (or not at all),
 	// never as removed.
 	Debounce time.Duration
-	// Match selects the files to report, given their path. Nil matches all
-	// regular files.
+	// Match selects the files of the watched folders to report, given
+	// their path. Nil matches all regular files. A file watched alone is
+	// always reported.
 	Match func(path string) bool
 	// OnError, when set, receives errors that do not stop the watcher: an
 	// unreadable file or an error from the operating system's notifier.
@@ -62,10 +69,19 @@ type Watcher struct {
 
 	hashes  map[string]string    // path -> hash last seen; owned by run
 	pending map[string]time.Time // path -> when it has been quiet long enough; owned by run
+	dirs    map[string]bool      // the folders watched for their files
+	files   map[string]*alone    // the files watched alone, by path; owned by run
 }
 
-// New starts watching dirs, which must exist.
-func New(dirs []string, o Options) (*Watcher, error) {
+// alone is the watch of a file watched alone.
+type alone struct {
+	on     os.FileInfo // the file the watch is on; nil while there is none
+	viaDir bool        // its folder is watched, for the file to appear
+}
+
+// New starts watching paths, which must exist: a folder for its files, a
+// file alone (a file in a folder that is watched too is watched with it).
+func New(paths []string, o Options) (*Watcher, error) {
 	if o.Debounce <= 0 {
 		o.Debounce = DefaultDebounce
 	}
@@ -84,9 +100,32 @@ func New(dirs []string, o Options) (*Watcher, error) {
 		finished: make(chan struct{}),
 		hashes:   make(map[string]string),
 		pending:  make(map[string]time.Time),
+		dirs:     make(map[string]bool),
+		files:    make(map[string]*alone),
 	}
-	for _, dir := range dirs {
-		dir = filepath.Clean(dir)
+	var files []string
+	for _, p := range paths {
+		p = filepath.Clean(p)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			files = append(files, p)
+		} else {
+			w.dirs[p] = true
+		}
+	}
+	for _, path := range files {
+		if w.dirs[filepath.Dir(path)] {
+			continue
+		}
+		w.files[path] = &alone{}
+		if err := w.watchAlone(path, w.files[path]); err != nil {
+			fsw.Close()
+			return nil, fmt.Errorf("watch: %w", err)
+		}
+		if data, err := os.ReadFile(path); err == nil {
+			w.hashes[path] = hash(data)
+		}
+	}
+	for dir := range w.dirs {
 		// Watch before reading the baseline, so that a file written in
 		// between is reported rather than missed.
 		if err := fsw.Add(dir); err != nil {
@@ -154,7 +193,7 @@ func (w *Watcher) run() {
 			if !ok {
 				return
 			}
-			if !w.opts.Match(ev.Name) {
+			if !w.reported(ev.Name) {
 				continue
 			}
 			// Every kind of event, even a rename away or a removal, only
@@ -198,12 +237,75 @@ func (w *Watcher) settle(now time.Time) []Change {
 			continue
 		}
 		delete(w.pending, path)
+		if f := w.files[path]; f != nil {
+			if err := w.watchAlone(path, f); err != nil {
+				w.report(fmt.Errorf("watch: %w", err))
+			}
+		}
 		if c, ok := w.check(path); ok {
 			changes = append(changes, c)
 		}
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes
+}
+
+// reported tells whether an event of path may change what is reported:
+// a file watched alone, or a file of a watched folder that Match selects.
+// The others come from a folder watched while a file watched alone is
+// missing.
+func (w *Watcher) reported(path string) bool {
+	if w.files[path] != nil {
+		return true
+	}
+	return w.dirs[filepath.Dir(path)] && w.opts.Match(path)
+}
+
+// watchAlone puts the watch of a file watched alone on the file now at
+// path, unless it is there already, or on the file's folder while there
+// is none. It runs before the file is read, so that a write after the read
+// has an event.
+func (w *Watcher) watchAlone(path string, f *alone) error {
+	info, err := os.Stat(path)
+	if err == nil && f.on != nil && os.SameFile(info, f.on) {
+		return nil
+	}
+	if f.on != nil {
+		// The watch is on a file that was replaced or removed; the
+		// notifier may have dropped it already.
+		w.fsw.Remove(path)
+		f.on = nil
+	}
+	dir := filepath.Dir(path)
+	if err == nil && info.Mode().IsRegular() && w.fsw.Add(path) == nil {
+		// The watch is on the file stated above or a newer one; if newer,
+		// its next event finds it is not f.on and watches it again.
+		f.on = info
+		if f.viaDir {
+			f.viaDir = false
+			if !w.dirNeeded(dir) {
+				w.fsw.Remove(dir)
+			}
+		}
+		return nil
+	}
+	if !f.viaDir {
+		if err := w.fsw.Add(dir); err != nil {
+			return fmt.Errorf("folder %s of %s: %w", dir, path, err)
+		}
+		f.viaDir = true
+	}
+	return nil
+}
+
+// dirNeeded tells whether another file watched alone waits in dir.
+func (w *Watcher) dirNeeded(dir string) bool {
+	for path, f := range w.files {
+		if f.viaDir && filepath.Dir(path) == dir {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Watcher) check(path string) (Change, bool) {

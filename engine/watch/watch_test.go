@@ -154,3 +154,82 @@ func TestCloseClosesEvents(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// startAlone watches the file path alone.
+func startAlone(t *testing.T, path string) *Watcher {
+	t.Helper()
+	w, err := New([]string{path}, Options{Match: yamlOnly, OnError: func(err error) { t.Errorf("watcher error: %v", err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// TestFileAloneIgnoresItsSiblings: a file watched alone is watched, not
+// its folder, so files changing beside it (a database's log) reach
+// nothing; its own edits are reported.
+func TestFileAloneIgnoresItsSiblings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "goshawk.yaml")
+	write(t, path, "v1")
+	w := startAlone(t, path)
+	if got := w.fsw.WatchList(); len(got) != 1 || got[0] != path {
+		t.Fatalf("watching %v, want only %s", got, path)
+	}
+	write(t, filepath.Join(dir, "goshawk.db-wal"), "frames")
+	write(t, filepath.Join(dir, "other.yaml"), "not watched")
+	write(t, path, "v2")
+	expectOnly(t, next(t, w), path, "v2", false)
+}
+
+// TestFileAloneFollowsReplacements: saves that replace the file's inode
+// (a rename over it, a rename away and a new file) are reported, and so is
+// a later edit in place, which only a watch on the new file sees.
+func TestFileAloneFollowsReplacements(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "goshawk.yaml")
+	write(t, path, "v1")
+	w := startAlone(t, path)
+
+	tmp := filepath.Join(dir, ".goshawk.yaml.swp")
+	write(t, tmp, "v2")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	expectOnly(t, next(t, w), path, "v2", false)
+	write(t, path, "v3")
+	expectOnly(t, next(t, w), path, "v3", false)
+
+	if err := os.Rename(path, path+"~"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "v4")
+	expectOnly(t, next(t, w), path, "v4", false)
+	write(t, path+"~", "the old file, renamed away")
+	write(t, path, "v5")
+	expectOnly(t, next(t, w), path, "v5", false)
+}
+
+// TestFileAloneRemovedThenRecreated: a removal is reported; while the file
+// is missing its folder is watched, so that it is seen again when it is
+// written anew, and then the watch is back on the file alone.
+func TestFileAloneRemovedThenRecreated(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "goshawk.yaml")
+	write(t, path, "v1")
+	w := startAlone(t, path)
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	expectOnly(t, next(t, w), path, "", true)
+	write(t, path, "v2")
+	expectOnly(t, next(t, w), path, "v2", false)
+	write(t, path, "v3")
+	expectOnly(t, next(t, w), path, "v3", false)
+	// The watch is the run loop's: read it from there once it has settled.
+	if got := w.fsw.WatchList(); len(got) != 1 || got[0] != path {
+		t.Fatalf("watching %v after the file came back, want only %s", got, path)
+	}
+}
