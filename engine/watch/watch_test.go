@@ -17,6 +17,13 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
+func rename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func start(t *testing.T, dir string, o Options) *Watcher {
 	t.Helper()
 	o.OnError = func(err error) { t.Errorf("watcher error: %v", err) }
@@ -69,9 +76,7 @@ func TestWriteTempThenRenameOver(t *testing.T) {
 
 	tmp := filepath.Join(dir, ".hunt.yaml.swp")
 	write(t, tmp, "v2")
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	rename(t, tmp, path)
 	expectOnly(t, next(t, w), path, "v2", false)
 }
 
@@ -83,9 +88,7 @@ func TestRenameAwayThenWriteNew(t *testing.T) {
 	// microseconds between the rename and the write below.
 	w := start(t, dir, Options{Match: yamlOnly, Debounce: 500 * time.Millisecond})
 
-	if err := os.Rename(path, path+"~"); err != nil {
-		t.Fatal(err)
-	}
+	rename(t, path, path+"~")
 	write(t, path, "v2")
 	// The first report must be the new content, never a removal.
 	expectOnly(t, next(t, w), path, "v2", false)
@@ -194,16 +197,12 @@ func TestFileAloneFollowsReplacements(t *testing.T) {
 
 	tmp := filepath.Join(dir, ".goshawk.yaml.swp")
 	write(t, tmp, "v2")
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	rename(t, tmp, path)
 	expectOnly(t, next(t, w), path, "v2", false)
 	write(t, path, "v3")
 	expectOnly(t, next(t, w), path, "v3", false)
 
-	if err := os.Rename(path, path+"~"); err != nil {
-		t.Fatal(err)
-	}
+	rename(t, path, path+"~")
 	write(t, path, "v4")
 	expectOnly(t, next(t, w), path, "v4", false)
 	write(t, path+"~", "the old file, renamed away")
