@@ -232,3 +232,37 @@ func TestFileAloneRemovedThenRecreated(t *testing.T) {
 		t.Fatalf("watching %v after the file came back, want only %s", got, path)
 	}
 }
+
+// TestFileAloneThroughSwappedLinks: a config mounted as Kubernetes mounts
+// a ConfigMap (goshawk.yaml -> ..data/goshawk.yaml, ..data -> a dated
+// folder, swapped by renaming a new link over ..data and removing the old
+// folder) is reported when the link is swapped, and edits after it too.
+func TestFileAloneThroughSwappedLinks(t *testing.T) {
+	dir := t.TempDir()
+	for i, v := range []string{"v1", "v2"} {
+		sub := filepath.Join(dir, "..2026_"+string(rune('a'+i)))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(sub, "goshawk.yaml"), v)
+	}
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link("..2026_a", "..data")
+	link(filepath.Join("..data", "goshawk.yaml"), "goshawk.yaml")
+	path := filepath.Join(dir, "goshawk.yaml")
+	w := startAlone(t, path)
+
+	link("..2026_b", "..data_tmp")
+	rename(t, filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data"))
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_a")); err != nil {
+		t.Fatal(err)
+	}
+	expectOnly(t, next(t, w), path, "v2", false)
+	write(t, filepath.Join(dir, "..2026_b", "goshawk.yaml"), "v3")
+	expectOnly(t, next(t, w), path, "v3", false)
+}
