@@ -199,7 +199,8 @@ type tableKind struct {
 // scanTable classifies t as FromLua does and, for an object, appends its
 // entries to pairs. An array is read with RawGetInt instead. A table whose
 // keys all sit in its array part is classified without iterating it; other
-// tables are iterated with Next, which, unlike ForEach, allocates nothing.
+// tables are walked by position with Entry, which, unlike ForEach,
+// allocates nothing and, unlike Next, needs no index of the table's keys.
 func scanTable(t *glua.LTable, pairs []pair) ([]pair, tableKind) {
 	if shape, ok := shapeOf(t); ok && shape.strings == 0 && shape.others == 0 {
 		count, last := 0, 0
@@ -217,7 +218,7 @@ func scanTable(t *glua.LTable, pairs []pair) ([]pair, tableKind) {
 	}
 	base := len(pairs)
 	maxKey, isArray := 0, true
-	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
+	for k, v, pos, ok := t.Entry(0); ok; k, v, pos, ok = t.Entry(pos) {
 		pairs = append(pairs, pair{key: k, value: v, rank: keyRank(k)})
 		if !isArray {
 			continue

@@ -366,6 +366,26 @@ func (tb *LTable) ForEach(cb func(LValue, LValue)) {
 	}
 }
 
+// Entry returns the entry at position pos of a traversal in Next's order,
+// or the first after it, and the position that follows it; ok is false
+// when there is none. A traversal starts at position 0. Unlike Next, it
+// needs no index from keys to positions, so walking a table that does not
+// change meanwhile costs one lookup per entry and builds nothing. (goshawk)
+func (tb *LTable) Entry(pos int) (key, value LValue, next int, ok bool) {
+	for ; pos < len(tb.array); pos++ {
+		if v := tb.array[pos]; v != LNil {
+			return LNumber(pos + 1), v, pos + 1, true
+		}
+	}
+	for i := pos - len(tb.array); i < len(tb.keys); i++ {
+		k := tb.keys[i]
+		if v := tb.RawGetH(k); v != LNil {
+			return k, v, len(tb.array) + i + 1, true
+		}
+	}
+	return LNil, LNil, pos, false
+}
+
 // This function is equivalent to lua_next ( http://www.lua.org/manual/5.1/manual.html#lua_next ).
 func (tb *LTable) Next(key LValue) (LValue, LValue) {
 	init := false

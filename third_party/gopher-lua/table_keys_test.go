@@ -49,6 +49,15 @@ func traverse(tb *LTable) []string {
 	return out
 }
 
+// entries is traverse by position, with Entry.
+func entries(tb *LTable) []string {
+	var out []string
+	for k, v, pos, ok := tb.Entry(0); ok; k, v, pos, ok = tb.Entry(pos) {
+		out = append(out, fmt.Sprintf("%v=%v", k, v))
+	}
+	return out
+}
+
 // TestTableKeysMatchUpstreamOrder drives tables and the model with the same
 // random sets and deletions of string and non-string keys, traversing at
 // random points, and compares every traversal and every value.
@@ -77,6 +86,9 @@ func TestTableKeysMatchUpstreamOrder(t *testing.T) {
 			case 4:
 				if got, want := traverse(tb), m.traversal(); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Fatalf("seed %d step %d: traversal %v, want %v", seed, step, got, want)
+				}
+				if got, want := entries(tb), m.traversal(); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("seed %d step %d: traversal by Entry %v, want %v", seed, step, got, want)
 				}
 			}
 			for _, k := range keys {
@@ -117,5 +129,28 @@ assert(n == 2)
 `)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEntryWalksAsNext: with an array part, holes in it, numbers beyond it
+// and string keys, some deleted, Entry visits what Next visits, in order.
+func TestEntryWalksAsNext(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 2))
+		tb := newLTable(r.IntN(4), r.IntN(4))
+		for step := 0; step < 40; step++ {
+			var k LValue = LNumber(1 + r.IntN(12))
+			if r.IntN(2) == 0 {
+				k = LString(string(rune('a' + r.IntN(8))))
+			}
+			var v LValue = LNumber(r.IntN(100))
+			if r.IntN(4) == 0 {
+				v = LNil
+			}
+			tb.RawSet(k, v)
+		}
+		if got, want := entries(tb), traverse(tb); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d: Entry walks %v, Next %v", seed, got, want)
+		}
 	}
 }
