@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,5 +67,65 @@ func TestCheckpointerRunsAfterCommits(t *testing.T) {
 	}
 	for s.ck.ran.Load() < 2 {
 		time.Sleep(checkpointEvery / 5)
+	}
+}
+
+// TestLongLogStartsOver: when a checkpoint could not copy the whole log
+// (here a reader held an old snapshot; under load, commits made during
+// it), a log past the round's threshold is copied to its end on the
+// writer's connection, and the next write starts the log over instead of
+// appending to it. Without that second pass the log keeps every page.
+func TestLongLogStartsOver(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		restart int
+		over    bool
+	}{{"second pass", 1, true}, {"first pass only", 1 << 30, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Open(ctx, filepath.Join(t.TempDir(), "goshawk.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.ck.halt()
+			s.ck.restart = c.restart
+			runs := func(n int) {
+				t.Helper()
+				for range n {
+					r := &Run{Playbook: "p", Trigger: "manual"}
+					if err := s.StartRun(ctx, r); err != nil {
+						t.Fatal(err)
+					}
+					r.Status, r.Steps = RunSuccess, benchSteps()
+					if err := s.FinishRun(ctx, r); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			runs(50)
+			reader, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM runs`).Scan(&n); err != nil || n != 50 {
+				t.Fatalf("reader: %d runs, %v", n, err)
+			}
+			runs(50)
+			s.ck.afterFirst = func() { reader.Rollback() }
+			if err := s.ck.round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			reader.Rollback()
+			runs(1)
+			logged, copied, err := s.ck.checkpoint(ctx)
+			if err != nil || copied != logged {
+				t.Fatalf("checkpoint: %d of %d pages, %v", copied, logged, err)
+			}
+			if over := logged < 50; over != c.over {
+				t.Fatalf("the log holds %d pages after one more run; started over: %v, want %v", logged, over, c.over)
+			}
+		})
 	}
 }

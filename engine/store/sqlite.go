@@ -118,7 +118,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	ck.SetMaxIdleConns(1)
 
 	s := newSQLite(w, r, opts)
-	s.ck = startCheckpointer(ck, &s.commits)
+	s.ck = startCheckpointer(ck, w, &s.commits)
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
