@@ -44,13 +44,14 @@ type checkpointer struct {
 	db      *sql.DB
 	w       *sql.DB        // the writer, for the rest of a long log
 	restart int            // restartAfter, or a test's
-	// afterFirst, set by a test, runs between a round's two passes.
-	afterFirst func()
 	commits *atomic.Uint64 // incremented by the writer after each commit
 	stop    chan struct{}
 	halted  sync.Once
 	done    sync.WaitGroup
 	ran     atomic.Uint64 // checkpoints run, for tests
+
+	// afterFirst, set by a test, runs between a round's two passes.
+	afterFirst func()
 }
 
 func startCheckpointer(db, w *sql.DB, commits *atomic.Uint64) *checkpointer {

@@ -8,22 +8,25 @@ import (
 	"time"
 )
 
-// TestCommitsLeaveCheckpointsToTheCheckpointer: the writer's commits never
-// checkpoint (the log keeps growing past SQLite's automatic threshold of
-// 1,000 pages), and the store's checkpointer copies the log back into the
-// database file.
-func TestCommitsLeaveCheckpointsToTheCheckpointer(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "goshawk.db"))
+// openHalted opens a store whose checkpointer only checkpoints when the
+// test calls it.
+func openHalted(t *testing.T) *SQLite {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "goshawk.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	// Stop the ticking goroutine, so that only this test checkpoints.
+	t.Cleanup(func() { s.Close() })
 	s.ck.halt()
+	return s
+}
 
+// writeRuns records n finished runs of four steps each.
+func writeRuns(t *testing.T, s *SQLite, n int) {
+	t.Helper()
+	ctx := context.Background()
 	steps := benchSteps()
-	for i := 0; i < 600; i++ {
+	for range n {
 		r := &Run{Playbook: "p", Trigger: "manual"}
 		if err := s.StartRun(ctx, r); err != nil {
 			t.Fatal(err)
@@ -33,6 +36,16 @@ func TestCommitsLeaveCheckpointsToTheCheckpointer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestCommitsLeaveCheckpointsToTheCheckpointer: the writer's commits never
+// checkpoint (the log keeps growing past SQLite's automatic threshold of
+// 1,000 pages), and the store's checkpointer copies the log back into the
+// database file.
+func TestCommitsLeaveCheckpointsToTheCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	s := openHalted(t)
+	writeRuns(t, s, 600)
 	logged, copied, err := s.ck.checkpoint(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -83,27 +96,9 @@ func TestLongLogStartsOver(t *testing.T) {
 	}{{"second pass", 1, true}, {"first pass only", 1 << 30, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := Open(ctx, filepath.Join(t.TempDir(), "goshawk.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			s.ck.halt()
+			s := openHalted(t)
 			s.ck.restart = c.restart
-			runs := func(n int) {
-				t.Helper()
-				for range n {
-					r := &Run{Playbook: "p", Trigger: "manual"}
-					if err := s.StartRun(ctx, r); err != nil {
-						t.Fatal(err)
-					}
-					r.Status, r.Steps = RunSuccess, benchSteps()
-					if err := s.FinishRun(ctx, r); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			runs(50)
+			writeRuns(t, s, 50)
 			reader, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
@@ -112,13 +107,13 @@ func TestLongLogStartsOver(t *testing.T) {
 			if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM runs`).Scan(&n); err != nil || n != 50 {
 				t.Fatalf("reader: %d runs, %v", n, err)
 			}
-			runs(50)
+			writeRuns(t, s, 50)
 			s.ck.afterFirst = func() { reader.Rollback() }
 			if err := s.ck.round(ctx); err != nil {
 				t.Fatal(err)
 			}
 			reader.Rollback()
-			runs(1)
+			writeRuns(t, s, 1)
 			logged, copied, err := s.ck.checkpoint(ctx)
 			if err != nil || copied != logged {
 				t.Fatalf("checkpoint: %d of %d pages, %v", copied, logged, err)

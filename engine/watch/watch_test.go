@@ -158,6 +158,15 @@ func TestCloseClosesEvents(t *testing.T) {
 	}
 }
 
+// aloneFile writes dir/goshawk.yaml ("v1") and watches it alone.
+func aloneFile(t *testing.T) (dir, path string, w *Watcher) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "goshawk.yaml")
+	write(t, path, "v1")
+	return dir, path, startAlone(t, path)
+}
+
 // startAlone watches the file path alone.
 func startAlone(t *testing.T, path string) *Watcher {
 	t.Helper()
@@ -173,10 +182,7 @@ func startAlone(t *testing.T, path string) *Watcher {
 // its folder, so files changing beside it (a database's log) reach
 // nothing; its own edits are reported.
 func TestFileAloneIgnoresItsSiblings(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "goshawk.yaml")
-	write(t, path, "v1")
-	w := startAlone(t, path)
+	dir, path, w := aloneFile(t)
 	if got := w.fsw.WatchList(); len(got) != 1 || got[0] != path {
 		t.Fatalf("watching %v, want only %s", got, path)
 	}
@@ -190,10 +196,7 @@ func TestFileAloneIgnoresItsSiblings(t *testing.T) {
 // (a rename over it, a rename away and a new file) are reported, and so is
 // a later edit in place, which only a watch on the new file sees.
 func TestFileAloneFollowsReplacements(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "goshawk.yaml")
-	write(t, path, "v1")
-	w := startAlone(t, path)
+	dir, path, w := aloneFile(t)
 
 	tmp := filepath.Join(dir, ".goshawk.yaml.swp")
 	write(t, tmp, "v2")
@@ -214,10 +217,7 @@ func TestFileAloneFollowsReplacements(t *testing.T) {
 // is missing its folder is watched, so that it is seen again when it is
 // written anew, and then the watch is back on the file alone.
 func TestFileAloneRemovedThenRecreated(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "goshawk.yaml")
-	write(t, path, "v1")
-	w := startAlone(t, path)
+	_, path, w := aloneFile(t)
 
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
