@@ -1,5 +1,5 @@
-// Package watch reports changed files in a set of folders; the engine uses it
-// to hot-reload playbooks, scripts and plugins.
+// Package watch reports changed files in a set of folders and of files; the
+// engine uses it to hot-reload playbooks, scripts, plugins and its config.
 //
 // It watches folders, and single files named alone. Editors save
 // atomically: some write a temporary file and rename it over the original,
