@@ -17,6 +17,7 @@ func TestEncodeCEFMatchesJSON(t *testing.T) {
 		{"tiny": 1e-7, "huge": 1e21, "neg": -0.000001, "big": 123456789012345678.0, "zero": 0.0, "negzero": math.Copysign(0, -1)},
 		{"int": 7, "int64": int64(-9), "bool": true, "nil": nil, "nested": map[string]any{"a": []any{1.5, "x"}}},
 		{"キー": "値", "": ""},
+		{"ints": []int{1, 2}, "typed": struct{ A string }{"<b>"}, "s": "a&b"},
 	}
 	for _, m := range cefs {
 		got, err := encodeCEF(m)
