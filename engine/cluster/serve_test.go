@@ -336,7 +336,6 @@ func postJSON(c *http.Client, url, body string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// syncWriter serializes the writes of stdout and stderr into one buffer.
 // startServe starts goshawk serve on dir's goshawk.yaml, with the test
 // database as GOSHAWK_TEST_STORE, and collects its output.
 func startServe(t *testing.T, bin, dir, url string) (*exec.Cmd, *syncWriter) {

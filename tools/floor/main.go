@@ -2,10 +2,9 @@
 // hunt → enrich → post run: a net/http webhook, the three vendor calls
 // with net/http's client, their JSON decoded, and (with -store) the run's
 // start and finish written by goshawk's store, with the three answers as
-// its steps.
-// No Lua, no signing, no logging, no metrics. Its CPU per run is the floor
-// that goshawk's own is measured against in docs/PERFORMANCE.md: what a Go
-// host pays for net/http and for goshawk's run records alone.
+// its steps. No Lua, no signing, no logging, no metrics. Its CPU per run is
+// the floor that goshawk's own is measured against in docs/PERFORMANCE.md:
+// what a Go host pays for net/http and for goshawk's run records alone.
 package main
 
 import (
